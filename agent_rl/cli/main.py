@@ -25,6 +25,8 @@ COMMANDS = [
     "agent_rl.cli.sandbox",
     "agent_rl.cli.model",
     "agent_rl.cli.search",
+    "agent_rl.cli.stack",
+    "agent_rl.cli.train",
 ]
 
 
