@@ -26,7 +26,6 @@ COMMANDS = [
     "agent_rl.cli.model",
     "agent_rl.cli.search",
     "agent_rl.cli.stack",
-    "agent_rl.cli.train",
 ]
 
 
