@@ -23,6 +23,7 @@ TOOL_SERVERS: Registry[str] = Registry("tool server")
 TOOL_SERVERS.register("code", "tool_servers.code.server:CodeToolServer")
 TOOL_SERVERS.register("sql", "tool_servers.sql.server:SqlToolServer")
 TOOL_SERVERS.register("search", "tool_servers.search.server:SearchToolServer")
+TOOL_SERVERS.register("browser", "tool_servers.browser.server:BrowserToolServer")
 
 
 def load_plugins() -> None:
