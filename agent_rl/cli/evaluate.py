@@ -20,9 +20,59 @@ from agent_rl.cli._common import console, err_console, parse_kv
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be ≥ 1, got {args.limit}")
+    args.server_urls = _server_urls(args)
     if args.model:
         return _eval_model(args)
     return _eval_agents(args)
+
+
+def _tool_server_of(env_id: str) -> str | None:
+    """The tool-server name an env uses (`ToolEnv.tool_server`), None for envs without one."""
+    import envs
+
+    factory = envs.spec(env_id).load()
+    return getattr(factory, "tool_server", None) if isinstance(factory, type) else None
+
+
+def _server_urls(args: argparse.Namespace) -> dict[str, str]:
+    """env id → tool-server URL, from `--server-url` (every env), `--stack DIR` (each env
+    gets the stack's server of its kind) and `--tool-server NAME=URL` (which win). Envs
+    left out use an in-process server. With `--model stack`, sets the model URL and
+    tokenizer from the stack too."""
+    from sandbox.errors import AgentRLError
+
+    servers: dict[str, str] = {}
+    if args.stack is not None:
+        from agent_rl.stack import endpoints
+
+        if args.server_url:
+            raise AgentRLError("pass --stack or --server-url, not both")
+        running = endpoints(args.stack)
+        servers.update({name: urls[0] for name, urls in running.tool_servers.items()})
+        if args.model == "stack":
+            if running.model_url is None:
+                raise AgentRLError(f"the stack in {args.stack} runs no healthy model service")
+            args.model = running.model_url
+            args.tokenizer = args.tokenizer or running.model_dir
+    elif args.model == "stack":
+        raise AgentRLError("--model stack needs --stack DIR (the running stack's state dir, e.g. runs/stack)")
+    for name, url in parse_kv(args.tool_server).items():
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise AgentRLError(f"--tool-server {name}=URL needs an http(s) URL, got {url!r}")
+        servers[name] = url
+    if args.server_url:
+        return dict.fromkeys(args.env, args.server_url)
+    urls: dict[str, str] = {}
+    for env_id in args.env:
+        name = _tool_server_of(env_id) if servers else None
+        if name is None:
+            continue
+        if name not in servers:
+            raise AgentRLError(f"env {env_id!r} needs tool server {name!r}, which is not given "
+                               f"(have: {', '.join(sorted(servers)) or 'none'}); add --tool-server {name}=URL "
+                               f"or run it in the stack")
+        urls[env_id] = servers[name]
+    return urls
 
 
 def _progress():  # type: ignore[no-untyped-def]  # rich's Progress, imported lazily
@@ -49,7 +99,7 @@ def _eval_agents(args: argparse.Namespace) -> int:
                 bar = progress.add_task(f"{env_id} × {agent}", total=None, rate="")
                 summary, _ = asyncio.run(evaluate(
                     env_id, agent, n=args.n, limit=args.limit, concurrency=args.concurrency,
-                    env_kwargs=env_kwargs, server_url=args.server_url, out=args.out, seed=args.seed,
+                    env_kwargs=env_kwargs, server_url=args.server_urls.get(env_id), out=args.out, seed=args.seed,
                     on_episode=lambda _r, bar=bar: progress.advance(bar)))
                 summaries.append(summary)
     table = Table(title="Evaluation", caption="mean reward and pass rate exclude env errors (infrastructure failures)")
@@ -94,9 +144,8 @@ def _eval_model(args: argparse.Namespace) -> int:
                         max_tokens_per_turn=args.max_tokens_per_turn)
     loop = AgentLoop(engine, ChatRenderer(tokenizer), sampling, budget)
     env_specs = {env_id: parse_kv(args.env_arg) for env_id in args.env}
-    if args.server_url:
-        for spec in env_specs.values():
-            spec["server_url"] = args.server_url
+    for env_id, url in args.server_urls.items():
+        env_specs[env_id]["server_url"] = url
 
     async def run():  # type: ignore[no-untyped-def]
         try:
@@ -140,7 +189,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--env", action="append", required=True, help="env id (repeatable)")
     ev.add_argument("--agent", action="append", default=None,
                     help="model-free agent (repeatable): scripted, wrong, random; default scripted")
-    ev.add_argument("--model", default=None, help="a model directory (in-process engine) or a server URL")
+    ev.add_argument("--model", default=None,
+                    help="a model directory (in-process engine), a server URL, or `stack` (with --stack)")
     ev.add_argument("--engine", default=None, choices=["hf", "openai", "sglang"],
                     help="engine for --model (default: hf for a directory, openai for a URL)")
     ev.add_argument("--engine-arg", action="append", default=[], metavar="KEY=VALUE",
@@ -155,6 +205,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--max-tokens-per-turn", type=int, default=512, help="default 512")
     ev.add_argument("--max-total-tokens", type=int, default=4096, help="prompt + response (default 4096)")
     ev.add_argument("--server-url", default=None, help="use a running tool server instead of an in-process one")
+    ev.add_argument("--stack", type=Path, default=None, metavar="DIR",
+                    help="use a running `agent-rl stack` (its state dir, e.g. runs/stack): each env gets the "
+                         "stack's tool server by URL; `--model stack` uses its model server")
+    ev.add_argument("--tool-server", action="append", default=[], metavar="NAME=URL",
+                    help="tool server NAME (code, sql, search, …) at URL, for every env that uses it (repeatable)")
     ev.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
                     help="env constructor override (repeatable); values are YAML: 3, true, [a, b]")
     ev.add_argument("--out", type=Path, default=None,
