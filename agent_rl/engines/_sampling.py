@@ -24,6 +24,7 @@ from agent_rl.engines.base import SamplingParams
 
 @dataclass(frozen=True, slots=True)
 class Sampled:
+    token_ids: torch.Tensor  # [B] long, on the logits' device (the next decode step's input)
     tokens: list[int]
     logprobs: list[float]
     top: list[dict[int, float] | None]  # per row: alternatives when its params ask for them
@@ -59,27 +60,43 @@ def sample_next(logits_BV: torch.Tensor, params_B: Sequence[SamplingParams],
         shared: the generator for unseeded rows.
     """
     device = logits_BV.device
-    temperature_B = torch.tensor([p.temperature for p in params_B], device=device, dtype=logits_BV.dtype)
+    sampled_rows = [i for i, p in enumerate(params_B) if p.temperature > 0]
+    if len(sampled_rows) == len(params_B):  # the common RL case: no greedy row, no gather/scatter
+        logprobs_BV, tokens_B = _sample_rows(logits_BV, params_B, generators_B, shared)
+        logprobs_B = logprobs_BV.gather(1, tokens_B[:, None]).squeeze(1)
+        return Sampled(tokens_B, tokens_B.tolist(), logprobs_B.tolist(), _alternatives(logprobs_BV, params_B))
     dist_logprobs_BV = logits_BV.log_softmax(dim=-1)  # greedy rows report these
     tokens_B = logits_BV.argmax(dim=-1)
     logprobs_B = dist_logprobs_BV.gather(1, tokens_B[:, None]).squeeze(1)
-    sampled_rows = [i for i, p in enumerate(params_B) if p.temperature > 0]
     if sampled_rows:
         index = torch.tensor(sampled_rows, device=device)
-        rows = [params_B[i] for i in sampled_rows]
-        scores_RV = logits_BV[index] / temperature_B[index][:, None]
-        if any(p.top_k > 0 for p in rows):
-            scores_RV = _filter_top_k(scores_RV, torch.tensor([p.top_k for p in rows], device=device))
-        if any(p.top_p < 1 for p in rows):
-            scores_RV = _filter_top_p(scores_RV, torch.tensor([p.top_p for p in rows], device=device,
-                                                              dtype=scores_RV.dtype))
-        logprobs_RV = scores_RV.log_softmax(dim=-1)
-        drawn_R = _draw(logprobs_RV.exp(), [generators_B[i] for i in sampled_rows], shared)
+        logprobs_RV, drawn_R = _sample_rows(logits_BV[index], [params_B[i] for i in sampled_rows],
+                                            [generators_B[i] for i in sampled_rows], shared)
         tokens_B[index] = drawn_R
         logprobs_B[index] = logprobs_RV.gather(1, drawn_R[:, None]).squeeze(1)
-        if any(p.top_logprobs for p in rows):
+        if any(params_B[i].top_logprobs for i in sampled_rows):
             dist_logprobs_BV = dist_logprobs_BV.index_copy(0, index, logprobs_RV)
-    return Sampled(tokens_B.tolist(), logprobs_B.tolist(), _alternatives(dist_logprobs_BV, params_B))
+    return Sampled(tokens_B, tokens_B.tolist(), logprobs_B.tolist(), _alternatives(dist_logprobs_BV, params_B))
+
+
+def _sample_rows(logits_RV: torch.Tensor, params_R: Sequence[SamplingParams],
+                 generators_R: Sequence[torch.Generator | None], shared: torch.Generator
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows that all sample (temperature > 0): log μ over the vocabulary and one draw each."""
+    device = logits_RV.device
+    temperatures = {p.temperature for p in params_R}
+    if len(temperatures) == 1:  # one division by a number, not a per-row tensor
+        scores_RV = logits_RV / temperatures.pop()
+    else:
+        scores_RV = logits_RV / torch.tensor([p.temperature for p in params_R], device=device,
+                                             dtype=logits_RV.dtype)[:, None]
+    if any(p.top_k > 0 for p in params_R):
+        scores_RV = _filter_top_k(scores_RV, torch.tensor([p.top_k for p in params_R], device=device))
+    if any(p.top_p < 1 for p in params_R):
+        scores_RV = _filter_top_p(scores_RV, torch.tensor([p.top_p for p in params_R], device=device,
+                                                          dtype=scores_RV.dtype))
+    logprobs_RV = scores_RV.log_softmax(dim=-1)
+    return logprobs_RV, _draw(logprobs_RV.exp(), generators_R, shared)
 
 
 def _alternatives(logprobs_BV: torch.Tensor, params_B: Sequence[SamplingParams]) -> list[dict[int, float] | None]:

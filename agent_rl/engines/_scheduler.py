@@ -6,10 +6,14 @@ prefill, decode, weight loads — happens on this one thread, so weights can nev
 under a running step, and no lock is held around the model.
 
 Each iteration: take commands (new requests, aborts, weight updates, close), apply a
-due weight update, admit waiting requests (one left-padded prefill for all of them),
-then one decode step for every running row. Finished rows leave the batch at once and
-waiting ones join at the next iteration — continuous batching at token granularity.
-Results are handed back to each request's own event loop with `call_soon_threadsafe`.
+due weight update, admit waiting requests (one prefill for all of them), then one
+decode step for every running row. Finished rows leave the batch at once and waiting
+ones join at the next iteration — continuous batching at token granularity. Results are
+handed back to each request's own event loop with `call_soon_threadsafe`.
+
+Prefix cache (`_prefix_cache.PrefixCache`): a finished row parks its KV; a new request
+whose prompt extends a parked sequence (the same conversation's next turn) takes it and
+prefills only its new tokens. Weight updates clear it before the new weights load.
 
 Weight updates: with `abort_running`, running rows finish at once as ABORT with their
 tokens so far (all sampled under the old version); otherwise admission pauses until
@@ -31,7 +35,8 @@ from typing import Any
 
 import torch
 
-from agent_rl.engines._batch import PaddedBatch, prefill
+from agent_rl.engines._batch import RowKV, RunningBatch, prefill
+from agent_rl.engines._prefix_cache import PrefixCache
 from agent_rl.engines._sampling import Sampled, sample_next
 from agent_rl.engines._stop import StopChecker
 from agent_rl.engines.base import FinishReason, GenerationResult, SamplingParams, WeightUpdate
@@ -55,6 +60,9 @@ class Request:
     logprobs: list[float] = field(default_factory=list)
     top_logprobs: list[dict[int, float]] | None = None
     version: int = 0
+    prefix: RowKV | None = None  # cached KV of prompt[:reused], taken from the prefix cache
+    reused: int = 0
+    looked_up: bool = False  # the prefix cache was asked (once per admission attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +99,15 @@ class Scheduler(threading.Thread):
         version: the initial weight version.
         max_batch_size: rows decoded together at most.
         max_prefill_tokens: padded prompt tokens admitted in one prefill at most (one
-            longer prompt is still admitted alone).
+            longer prompt is still admitted alone); with cache hits, only the tokens
+            not covered by the cache count.
         seed: seeds the generator shared by unseeded sampled rows.
+        prefix_cache: finished rows' KV for the next turns; None disables reuse.
     """
 
     def __init__(self, model: torch.nn.Module, load_weights: Callable[[WeightUpdate], None], *,
                  device: torch.device, version: int, max_batch_size: int, max_prefill_tokens: int,
-                 seed: int) -> None:
+                 seed: int, prefix_cache: PrefixCache | None = None) -> None:
         super().__init__(name="hf-engine-scheduler", daemon=True)
         self.model = model
         self.load_weights = load_weights
@@ -110,11 +120,13 @@ class Scheduler(threading.Thread):
         self.commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.waiting: collections.deque[Request] = collections.deque()
         self.rows: list[Request] = []
-        self.batch = PaddedBatch(device)
+        self.batch = RunningBatch(device, max_batch_size)
+        self.prefix_cache = prefix_cache
         self.updates: collections.deque[tuple[WeightUpdate, Ack]] = collections.deque()
         self.closed = False
         self.fatal: BaseException | None = None
-        self.stats = {"steps": 0, "prefills": 0, "generated_tokens": 0, "busy_s": 0.0}
+        self.stats = {"steps": 0, "prefills": 0, "generated_tokens": 0, "prefill_tokens": 0, "busy_s": 0.0,
+                      "prefill_s": 0.0, "decode_s": 0.0}
 
     # ---- called from event loops (thread-safe: they only enqueue) ----
 
@@ -225,12 +237,16 @@ class Scheduler(threading.Thread):
             self._finish(request, FinishReason.ABORT)
 
     def _keep(self, rows: list[int]) -> None:
-        self.batch.keep(rows)
-        self.rows = [self.rows[i] for i in rows]
+        self.rows = [self.rows[i] for i in self.batch.keep(rows)]
 
     def _apply_due_updates(self) -> None:
         while self.updates and not self.rows:
             update, ack = self.updates.popleft()
+            # Cached KV of the old weights must never prefix a sequence under the new ones.
+            if self.prefix_cache is not None:
+                self.prefix_cache.clear()
+            for request in self.waiting:
+                request.prefix, request.reused, request.looked_up = None, 0, False
             try:
                 self.load_weights(update)
             except Exception as exc:  # noqa: BLE001 — reported to the caller of update_weights
@@ -247,9 +263,15 @@ class Scheduler(threading.Thread):
             return []
         room = self.max_batch_size - len(self.rows)
         taken: list[Request] = []
-        longest = 0
+        longest = 0  # new tokens of the longest suffix: the prefill is [N, longest]
         while self.waiting and len(taken) < room:
-            longest_if_taken = max(longest, len(self.waiting[0].prompt))
+            request = self.waiting[0]
+            if not request.looked_up and self.prefix_cache is not None:
+                hit = self.prefix_cache.take(request.prompt, self.version)
+                if hit is not None:
+                    request.prefix, request.reused = hit
+            request.looked_up = True
+            longest_if_taken = max(longest, len(request.prompt) - request.reused)
             if taken and longest_if_taken * (len(taken) + 1) > self.max_prefill_tokens:
                 break
             taken.append(self.waiting.popleft())
@@ -265,23 +287,30 @@ class Scheduler(threading.Thread):
             if request.sampling.seed is not None:
                 request.generator = torch.Generator(device=self.device)
                 request.generator.manual_seed(request.sampling.seed)
+        started = time.perf_counter()
         try:
-            cache, mask_NL, logits_NV = prefill(self.model, [r.prompt for r in new], self.device)
-            sampled = sample_next(logits_NV, [r.sampling for r in new], [r.generator for r in new],
+            prefilled = prefill(self.model, [r.prompt[r.reused:] for r in new], [r.prefix for r in new], self.device)
+            sampled = sample_next(prefilled.logits_NV, [r.sampling for r in new], [r.generator for r in new],
                                   self.shared_generator)
+            self.batch.join(prefilled, sampled.token_ids)
         except Exception as exc:
             log.exception("prefill failed")
             self._fail(new, EngineUnavailableError(f"hf engine prefill failed: {type(exc).__name__}: {exc}"))
             return True
+        finally:
+            for request in new:
+                request.prefix = None  # now in the batch (or failed): release the parked copy
         self.stats["prefills"] += 1
-        self.batch.join(cache, mask_NL, torch.tensor(sampled.tokens, dtype=torch.long, device=self.device))
+        self.stats["prefill_tokens"] += sum(len(r.prompt) - r.reused for r in new)
         self.rows.extend(new)
         self._record(sampled, first_row=len(self.rows) - len(new))
+        self.stats["prefill_s"] += time.perf_counter() - started
         return True
 
     def _decode(self) -> bool:
         if not self.rows:
             return False
+        started = time.perf_counter()
         try:
             logits_BV = self.batch.decode_step(self.model)
             sampled = sample_next(logits_BV, [r.sampling for r in self.rows], [r.generator for r in self.rows],
@@ -293,8 +322,9 @@ class Scheduler(threading.Thread):
             self.batch.reset()
             return True
         self.stats["steps"] += 1
-        self.batch.set_next_tokens(sampled.tokens)
+        self.batch.set_next_tokens(sampled.token_ids)
         self._record(sampled, first_row=0)
+        self.stats["decode_s"] += time.perf_counter() - started
         return True
 
     def _record(self, sampled: Sampled, first_row: int) -> None:
@@ -314,10 +344,18 @@ class Scheduler(threading.Thread):
                 keep.append(row)
             else:
                 done.append((request, reason))
+                self._park(row, request)
         self.stats["generated_tokens"] += len(sampled.tokens)
         self._keep(keep)  # before delivering, so `health()` never counts a finished request
         for request, reason in done:
             self._finish(request, reason)
+
+    def _park(self, row: int, request: Request) -> None:
+        """Keep a finished row's KV for the conversation's next turn: the cache holds
+        the prompt and every sampled token but the last (whose KV was never computed)."""
+        if self.prefix_cache is None:
+            return
+        self.prefix_cache.put(request.prompt + request.tokens[:-1], self.batch.row_kv(row), request.version)
 
     def _shut_down(self, ack: Ack | None) -> None:
         self._abort(None)
