@@ -41,6 +41,21 @@ register("search-v0", "envs.search.env:SearchEnv", tasks="default",
                      "Search-R1 <search>/<answer> tags; BM25; exact match")
 register("search-hermes-v0", "envs.search.env:SearchEnv", tasks="default", action_format="hermes",
          description="search-v0 with Hermes <tool_call> search calls")
+register("arith-v0", "envs.arith.env:ArithEnv", digits=3, ops="*",
+         description="Arithmetic (3-digit products, 500 train / 500 test) answered by calling the "
+                     "python tool and copying its result; exact-match reward")
+register("arith-easy-v0", "envs.arith.env:ArithEnv", digits=2, ops="+-*",
+         description="arith-v0 with 2-digit +, -, * (the quick start's task for the tiny model)")
+register("web-miniwob-v0", "envs.web.env:WebEnv", tasks="miniwob",
+         description="26 MiniWoB++ click/typing tasks in headless Chromium; accessibility tree with bids; "
+                     "BrowserGym actions; reward 1 if the task's raw reward > 0")
+register("web-miniwob-hermes-v0", "envs.web.env:WebEnv", tasks="miniwob", action_format="hermes",
+         description="web-miniwob-v0 with Hermes <tool_call> calls of click/fill/select/press/scroll")
+register("web-shop-v0", "envs.web.env:WebEnv", tasks="minishop",
+         description="MiniShop: 300 generated products, goals in WebShop's schema; accessibility tree, "
+                     "BrowserGym actions; WebShop's reward")
+register("web-shop-text-v0", "envs.web.env:WebEnv", tasks="minishop", action_format="webshop",
+         description="MiniShop in WebShop's text mode: [SEP] observations, search[...] / click[...] actions")
 
 __all__ = [
     "EnvConfigError", "EnvError", "EnvSpec", "EpisodeStateError", "Message", "ParseError",

@@ -31,7 +31,10 @@ class Agent(abc.ABC):
 
 
 class ScriptedAgent(Agent):
-    """Replays `env.scripted_actions(kind)`; repeats the last one if the script runs out."""
+    """Replays `env.scripted_actions(kind)`; repeats the last one if the script runs out.
+
+    Envs whose reference depends on what the page shows now (web pages change after each
+    action) offer `scripted_next_action(kind)` instead, asked again every turn."""
 
     def __init__(self, kind: str = "reference") -> None:
         self.kind = kind
@@ -48,6 +51,9 @@ class ScriptedAgent(Agent):
             raise EnvConfigError(f"{type(env).__name__}.scripted_actions({self.kind!r}) returned nothing")
 
     async def act(self, env: TextEnv, observation: list[Message]) -> str:
+        step = getattr(env, "scripted_next_action", None)
+        if step is not None:
+            return str(step(self.kind))
         return self._script.pop(0) if len(self._script) > 1 else self._script[0]
 
 

@@ -12,7 +12,8 @@ Parsers are registered by name and combined with "+":
 Built in: "hermes" (`<tool_call>{json}</tool_call>`), "answer" (`<answer>…</answer>`),
 "fenced" (the last ```python block), "search" (Search-R1's `<search>query</search>`,
 a call of the `search` tool), "sql" and "solution" (SkyRL-SQL's `<sql>` calls of
-`execute_sql` and `<solution>` answers). Reasoning in `<think>…</think>` is always split
+`execute_sql` and `<solution>` answers), "browsergym" (`click("12")`, `fill("7", "text")`)
+and "webshop" (`search[query]`, `click[value]`). Reasoning in `<think>…</think>` is always split
 off first and never parsed. The rules for combinations are in `composite.py`.
 
 To add a parser, subclass `ToolCallParser` or `AnswerParser` (so it combines with the
@@ -25,12 +26,14 @@ from __future__ import annotations
 from envs.errors import EnvConfigError
 from envs.parsing.answer import AnswerTagParser
 from envs.parsing.base import ActionParser, ParsedAction
+from envs.parsing.browsergym import BrowserGymParser
 from envs.parsing.composite import AnswerParser, CompositeParser, ToolCallParser
 from envs.parsing.fenced import FencedCodeParser
 from envs.parsing.hermes import HermesParser, render_tool_call
 from envs.parsing.reasoning import split_reasoning
 from envs.parsing.search import SearchTagParser, render_search
 from envs.parsing.sql import SolutionTagParser, SqlTagParser
+from envs.parsing.webshop import WebShopParser
 from sandbox.registry import Registry
 
 __all__ = [
@@ -53,6 +56,8 @@ PARSERS.register("fenced", FencedCodeParser)
 PARSERS.register("search", SearchTagParser)  # Search-R1: <search>query</search>
 PARSERS.register("sql", SqlTagParser)  # SkyRL-SQL: <sql>query</sql> runs execute_sql
 PARSERS.register("solution", SolutionTagParser)  # SkyRL-SQL: <solution>final query</solution>
+PARSERS.register("browsergym", BrowserGymParser)  # BrowserGym: click("12"), fill("7", "text")
+PARSERS.register("webshop", WebShopParser)  # WebShop: search[query], click[value]
 
 
 def make_parser(spec: str) -> ActionParser:

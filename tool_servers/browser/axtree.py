@@ -30,7 +30,8 @@ from typing import Any
 #: Roles that never make a line of their own (their children are kept).
 SKIPPED_ROLES = frozenset({"none", "presentation", "InlineTextBox", "LineBreak", "ListMarker"})
 #: States shown after the name, in this order; boolean states print bare when true.
-SHOWN_STATES = ("focused", "checked", "selected", "expanded", "pressed", "disabled", "required", "readonly")
+SHOWN_STATES = ("focused", "checked", "selected", "expanded", "pressed", "disabled", "required", "readonly",
+                "multiline")
 #: Roles whose current value is shown (what a textbox holds, what a select shows).
 VALUE_ROLES = frozenset({"textbox", "searchbox", "combobox", "spinbutton", "slider", "listbox", "textField"})
 

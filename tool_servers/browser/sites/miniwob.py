@@ -36,7 +36,7 @@ TASKS: tuple[str, ...] = (
     "click-collapsible-nodelay", "click-dialog", "click-dialog-2", "click-link", "click-option",
     "click-tab", "click-test", "click-test-2", "click-widget", "choose-list", "enter-password",
     "enter-text", "enter-text-2", "enter-text-dynamic", "focus-text", "focus-text-2", "login-user",
-    "unicode-test", "email-inbox-delete", "click-tab-2-easy", "navigate-tree", "use-autocomplete-nodelay",
+    "unicode-test", "email-inbox-delete", "click-tab-2-easy", "click-checkboxes-large", "use-autocomplete-nodelay",
 )
 
 _START = """([seed, maxTime]) => {
