@@ -156,6 +156,7 @@ def test_healthcheck_module() -> None:
         assert healthcheck([f"{base}/other"]) == 1
     finally:
         server.shutdown()
+        server.server_close()
     assert healthcheck([f"{base}/health"]) == 1  # nothing listens any more
     assert healthcheck(["--cmdline", "pytest"]) == 0
     assert healthcheck(["--cmdline", "no-such-program-xyz"]) == 1

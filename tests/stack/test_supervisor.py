@@ -4,6 +4,7 @@ crash-looping service marked failed, and nothing left behind after `down`."""
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from pathlib import Path
@@ -25,15 +26,27 @@ WEB = ("import http.server, os, subprocess, sys\n"
        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n")
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def stand_in_stack(tmp_path: Path, **extra: dict) -> StackConfig:
     (tmp_path / "web.py").write_text(WEB)
+    web_port = free_port()
+    while not port_free(web_port + 1):
+        web_port = free_port()
     return StackConfig.model_validate({
         "restart": {"initial_s": 0.1, "max_s": 0.2},
         "services": {
             "worker": {"kind": "command", "depends_on": ["web"], "health": {"kind": "process"},
                        "command": [PY, "-c", ("import os, time; open(os.environ['AGENT_RL_STACK_DIR'] + '/seen', 'w')"
                                    ".write(os.environ['AGENT_RL_WEB_URL']); time.sleep(600)")]},
-            "web": {"kind": "command", "port": free_port(), "command": [PY, str(tmp_path / "web.py"), "{port}"]},
+            "web": {"kind": "command", "port": web_port, "replicas": 2, "command": [PY, str(tmp_path / "web.py"), "{port}"]},
             **extra}})
 
 
@@ -43,13 +56,16 @@ def test_dependency_order_urls_and_clean_down(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     state = up(cfg, state_dir, timeout_s=60, on_change=lambda i: seen.append((i.name, i.status)))
     try:
-        assert [i.status for i in state.instances] == ["healthy", "healthy"]
-        assert seen.index(("web", "healthy")) < seen.index(("worker", "starting"))  # dependencies first
-        assert (state_dir / "seen").read_text() == f"http://127.0.0.1:{cfg.services['web'].port}"
+        assert [(i.name, i.status) for i in state.instances] == [
+            ("web-1", "healthy"), ("web-2", "healthy"), ("worker", "healthy")]  # replicas, dependency order
+        assert max(seen.index(("web-1", "healthy")), seen.index(("web-2", "healthy"))) < seen.index(
+            ("worker", "starting"))  # dependencies first
+        port = cfg.services["web"].port
+        assert (state_dir / "seen").read_text() == f"http://127.0.0.1:{port},http://127.0.0.1:{port + 1}"
         with pytest.raises(StackRunningError, match="already running"):
             up(cfg, state_dir)
         stack_id = read_plan(state_dir.resolve()).stack_id
-        assert len(stack_processes(stack_id)) >= 3  # web, its grandchild, worker
+        assert len(stack_processes(stack_id)) >= 5  # two webs, their grandchildren, worker
     finally:
         report = down(state_dir)
     assert stack_processes(stack_id) == [] and report.leftovers_killed == []
