@@ -83,3 +83,20 @@ def test_a_service_that_never_gets_healthy_fails_up_and_leaves_nothing(tmp_path:
     assert "bad config" in str(err.value)  # the end of its log comes with the error
     assert time.monotonic() - started < 30
     assert stack_processes(read_plan((tmp_path / "state").resolve()).stack_id) == []
+
+
+def test_down_cleans_up_after_a_killed_supervisor(tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no chance to stop anything: its services die with it
+    (PR_SET_PDEATHSIG), and `down` still finds and kills whatever of the stack is left."""
+    import os
+    import signal
+
+    state_dir = tmp_path / "state"
+    state = up(stand_in_stack(tmp_path), state_dir, timeout_s=60)
+    stack_id = read_plan(state_dir.resolve()).stack_id
+    os.kill(state.supervisor_pid, signal.SIGKILL)
+    os.waitpid(state.supervisor_pid, 0)  # this test started it; collect it
+    assert not status(state_dir)[1]
+    down(state_dir)
+    assert stack_processes(stack_id) == []
+    assert all(not pid_alive(i.pid) for i in state.instances)
