@@ -230,9 +230,22 @@ SOLVERS: dict[str, Callable[[PageView], Action | None]] = {
 }
 
 
+def wrong_checkboxes(view: PageView) -> Action | None:
+    """Every checkbox in the wrong state, then Submit: raw −1. (Submitting at once is not
+    wrong enough: the task gives partial credit, and BrowserGym counts any raw > 0.)"""
+    match = re.match(r"Select (.*) and click Submit\.", view.goal)
+    wanted = set() if match is None or match.group(1) == "nothing" else set(match.group(1).split(", "))
+    for box in view.find("checkbox"):
+        if (box["name"] in wanted) == ("checked" in box["states"]):
+            return click(box)
+    return _submit(view)
+
+
 def wrong_action(task: str, view: PageView) -> Action | None:
     """An action that fails the task: a wrong button or link where there is one, else
     Submit with nothing done, else clicking the page's last element (no success)."""
+    if task.startswith("click-checkboxes"):
+        return wrong_checkboxes(view)
     right = SOLVERS[task](PageView(view.goal, view.elements, view.url))
     candidates = [e for e in view.find(("button", "link", "radio", "checkbox", "textbox", "StaticText", "image"))
                   if right is None or e["bid"] != right[1].get("bid")]

@@ -80,8 +80,13 @@ async def scroll(session: BrowserSession, args: ScrollArgs) -> str:
 
 
 async def go_back(session: BrowserSession) -> str:
-    response = await session.page.go_back(timeout=session.pool.config.navigation_timeout_ms)
-    if response is None and session.page.url == "about:blank":
+    timeout = session.pool.config.navigation_timeout_ms
+    before = session.page.url
+    await session.page.go_back(timeout=timeout)
+    if session.page.url == "about:blank":  # the blank tab the session started in: not a page
+        await session.page.go_forward(timeout=timeout)
+        raise ActionFailed("there is no previous page")
+    if session.page.url == before:
         raise ActionFailed("there is no previous page")
     return "went back"
 

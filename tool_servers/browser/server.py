@@ -183,9 +183,20 @@ class BrowserToolServer(ToolServer):
         return await self._answer(session, result, error_kind)
 
     async def _answer(self, session: BrowserSession, result: str, error_kind: str = "") -> ToolOutput:
-        async with session.guard("reading the page"):
-            status = await session.site.status(session.page, session.episode)
-            seen = await observe(session.page, session.cdp, session.params.observation, session.params.screenshot)
+        try:
+            async with session.guard("reading the page"):
+                status = await session.site.status(session.page, session.episode)
+                seen = await observe(session.page, session.cdp, session.params.observation,
+                                     session.params.screenshot)
+        except ActionFailed as exc:  # e.g. the page navigated while being read: try once more
+            await asyncio.sleep(0.2)
+            try:
+                async with session.guard("reading the page"):
+                    status = await session.site.status(session.page, session.episode)
+                    seen = await observe(session.page, session.cdp, session.params.observation,
+                                         session.params.screenshot)
+            except ActionFailed:
+                raise BrowserCrashedError(f"the page cannot be read: {exc}") from exc
         data: dict[str, Any] = {
             "url": seen.url, "title": seen.title, "goal": session.episode.goal_text,
             "observation": seen.text, "mode": session.params.observation, "elements": seen.elements,

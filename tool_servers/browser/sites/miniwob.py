@@ -47,8 +47,9 @@ _START = """([seed, maxTime]) => {
   if (display) display.style.display = 'none';
   return core.getUtterance();
 }"""
-_STATUS = """() => ({done: WOB_DONE_GLOBAL, reward: WOB_REWARD_GLOBAL, raw: WOB_RAW_REWARD_GLOBAL,
-                    reason: WOB_REWARD_REASON === null ? '' : String(WOB_REWARD_REASON)})"""
+_STATUS = """() => typeof WOB_DONE_GLOBAL === 'undefined' ? {done: false} :
+  ({done: WOB_DONE_GLOBAL, reward: WOB_REWARD_GLOBAL, raw: WOB_RAW_REWARD_GLOBAL,
+    reason: WOB_REWARD_REASON === null ? '' : String(WOB_REWARD_REASON)})"""
 
 
 def miniwob_html_root() -> Path:
