@@ -36,7 +36,7 @@ from tool_servers.errors import (
     ToolServerInfraError,
     UnknownSessionError,
 )
-from tool_servers.schemas import ToolSpec
+from tool_servers.schemas import EvaluateResponse, ToolSpec
 from tool_servers.types import ToolCall, ToolResult
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,9 @@ class ToolEnv(TextEnv, Generic[TaskT]):
         server_settings: protocol limits of the in-process tool server.
         session_ttl_s: idle time after which the server may reap this env's session; longer
             than the slowest expected turn (generation included).
+        tool_schemas_in_prompt: render the tools' JSON schemas into the prompt through the
+            chat template (`prompt_tools`). False keeps prompts short when the system prompt
+            already shows the call format (the tools still work).
     """
 
     #: Name of the tool server in `tool_servers.TOOL_SERVERS` (the embedded default).
@@ -101,7 +104,8 @@ class ToolEnv(TextEnv, Generic[TaskT]):
                  server_url: str | None = None, tool_client: ToolClient | None = None,
                  server_options: dict[str, Any] | None = None,
                  server_settings: ServerSettings | dict[str, Any] | None = None,
-                 session_ttl_s: float = 3600.0, render_mode: str | None = None) -> None:
+                 session_ttl_s: float = 3600.0, tool_schemas_in_prompt: bool = True,
+                 render_mode: str | None = None) -> None:
         super().__init__(render_mode=render_mode)
         if not tasks:
             raise EnvConfigError(f"{type(self).__name__} needs at least one task, got none")
@@ -127,6 +131,7 @@ class ToolEnv(TextEnv, Generic[TaskT]):
         if not session_ttl_s > 0:
             raise EnvConfigError(f"session_ttl_s must be > 0, got {session_ttl_s!r}")
         self.session_ttl_s = float(session_ttl_s)
+        self.tool_schemas_in_prompt = bool(tool_schemas_in_prompt)
         self._client = tool_client
         self._owns_client = tool_client is None
         self._tools: list[ToolSpec] = []
@@ -150,9 +155,17 @@ class ToolEnv(TextEnv, Generic[TaskT]):
     def session_params(self, task: TaskT) -> dict[str, Any]:
         """What the tool server needs for this task (may include hidden ground truth)."""
 
-    @abc.abstractmethod
     def evaluate_payload(self, task: TaskT, answer: str) -> dict[str, Any]:
-        """The evaluate request for a final answer."""
+        """The evaluate request for a final answer (used by the default `grade`)."""
+        raise NotImplementedError(f"{type(self).__name__} must override evaluate_payload() or grade()")
+
+    async def grade(self, task: TaskT, answer: str) -> EvaluateResponse:
+        """Score a final answer. By default the tool server does it (`evaluate_payload` →
+        `POST /sessions/{id}/evaluate`), so ground truth can stay server-side. Envs whose
+        answer is plain data checked against a public value (a number, a label) may
+        override this and score locally; nothing model-written is executed either way."""
+        assert self._client is not None and self._session is not None
+        return await self._client.evaluate(self._session, self.evaluate_payload(task, answer))
 
     def scripted_actions(self, kind: str = "reference") -> list[str]:
         """Actions of a scripted agent for the current task: "reference" should score 1,
@@ -175,6 +188,12 @@ class ToolEnv(TextEnv, Generic[TaskT]):
     def tools(self) -> list[ToolSpec]:
         """The tool specs (OpenAI shape) of this env's server; known after the first reset."""
         return list(self._tools)
+
+    @property
+    def prompt_tools(self) -> list[ToolSpec]:
+        """The tool specs the agent loop renders into the prompt (none when
+        `tool_schemas_in_prompt` is False)."""
+        return self.tools if self.tool_schemas_in_prompt else []
 
     async def _ensure_client(self) -> ToolClient:
         if self._client is None:
@@ -330,7 +349,7 @@ class ToolEnv(TextEnv, Generic[TaskT]):
     async def _finish(self, turn: Turn, answer: str) -> StepResult:
         assert self._client is not None and self._session is not None and self.task is not None
         try:
-            verdict = await self._client.evaluate(self._session, self.evaluate_payload(self.task, answer))
+            verdict = await self.grade(self.task, answer)
         except INFRA_ERRORS:
             raise
         except ToolServerClientError as exc:  # e.g. an answer over the server's size limit

@@ -26,6 +26,7 @@ COMMANDS = [
     "agent_rl.cli.model",
     "agent_rl.cli.search",
     "agent_rl.cli.stack",
+    "agent_rl.cli.train",
 ]
 
 

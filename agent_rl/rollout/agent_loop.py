@@ -145,7 +145,7 @@ class AgentLoop:
                           rows=[_Row(prompt_ids=[])], status=TrajectoryStatus.ENV_ERROR, reward=None,
                           error=f"reset: {type(exc).__name__}: {exc}", env_done=True)
             return self._rows(ep, env, group_id, episode_id, seed, options, started)
-        tools = [t.model_dump() for t in getattr(env, "tools", [])]
+        tools = [t.model_dump() for t in getattr(env, "prompt_tools", getattr(env, "tools", []))]
         ep = _Episode(task_id=str(info.get("task_id", "")), tools=tools, messages=[dict(m) for m in observation])
         ep.rows.append(_Row(prompt_ids=self.renderer.render_prompt(observation, tools)))
         for _ in range(self.budget.max_turns):

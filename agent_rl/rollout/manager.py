@@ -186,7 +186,7 @@ class RolloutManager:
             await self._finish()
         await self._handoff.complete(key, group)
 
-    async def run(self, tasks: Iterable[TaskRef]) -> AsyncIterator[Group]:
+    async def run(self, tasks: Iterable[TaskRef], *, start_version: int = 0) -> AsyncIterator[Group]:
         """Stream finished groups for `tasks`: completion order, except that a group is
         held back while an older unfinished one would otherwise exceed the staleness bound
         (see `handoff.py`). The consumer is expected to train one step per `batch_size`
@@ -194,8 +194,14 @@ class RolloutManager:
 
         A consumer that may stop early wraps the stream in `contextlib.aclosing(...)`, so
         that episodes still in flight are cancelled and their sessions released at once
-        (Python closes an abandoned async generator only when it is garbage-collected)."""
+        (Python closes an abandoned async generator only when it is garbage-collected).
+
+        `start_version`: a resumed training run whose learner is at this version counts
+        `start_version × batch_size` groups as already trained, so the staleness bound
+        and the hand-off deadlines continue where they stopped."""
         self._handoff = HandOff(self.config.batch_size, self.config.max_staleness)
+        self._handoff.handed_over = start_version * self.config.batch_size
+        self._admission.accepted = max(self._admission.accepted, start_version * self.config.batch_size)
         failure: list[BaseException] = []
         producer = asyncio.create_task(self._produce(tasks, failure))
         try:
