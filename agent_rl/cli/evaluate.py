@@ -136,10 +136,13 @@ def _eval_model(args: argparse.Namespace) -> int:
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     engine_options = parse_kv(args.engine_arg)
+    if engine_name == "hf":
+        engine_options.setdefault("seed", args.seed)  # seeds the engine's generator, not each request
     engine = (make_engine(engine_name, base_url=args.model, **engine_options) if is_url
               else make_engine(engine_name, model=args.model, **engine_options))
-    sampling = SamplingParams(max_new_tokens=args.max_tokens_per_turn, temperature=args.temperature,
-                              seed=args.seed)
+    # No per-request seed: one seed for every request would draw the same random numbers
+    # for each of a task's n samples (identical samples, pass@k = pass@1).
+    sampling = SamplingParams(max_new_tokens=args.max_tokens_per_turn, temperature=args.temperature)
     budget = LoopBudget(max_turns=args.max_turns, max_total_tokens=args.max_total_tokens,
                         max_tokens_per_turn=args.max_tokens_per_turn)
     loop = AgentLoop(engine, ChatRenderer(tokenizer), sampling, budget)

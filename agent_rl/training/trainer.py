@@ -206,8 +206,8 @@ class Trainer:
             return
         from agent_rl.benchmark.runner import run_benchmark
 
-        sampling = SamplingParams(max_new_tokens=self.config.rollout.max_tokens_per_turn, temperature=ev.temperature,
-                                  seed=self.config.seed)
+        # No per-request seed: it would give every sample the same random draws.
+        sampling = SamplingParams(max_new_tokens=self.config.rollout.max_tokens_per_turn, temperature=ev.temperature)
         loop = AgentLoop(engine, renderer, sampling, self._budget(), context=self.config.rollout.context)
         out = self.run_dir / "eval" / label
         started = time.perf_counter()

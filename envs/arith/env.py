@@ -11,6 +11,7 @@ that is not an integer also gets `outcome/format` 0). Step rewards are off by de
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from envs.parsing import render_tool_call
 from envs.tool_env import ToolEnv
 from envs.types import Message, system, user
 from tool_servers.schemas import EvaluateResponse, ToolSpec
-from tool_servers.types import ToolCall
+from tool_servers.types import ToolCall, ToolResult
 
 __all__ = ["SYSTEM_PROMPT", "ArithEnv", "parse_integer"]
 
@@ -32,6 +33,7 @@ Answer the arithmetic question. Compute it with the python tool:
 Then give the number as <answer>6</answer>. You have {max_turns} turns."""
 
 _INTEGER = re.compile(r"-?\d+")
+_CLEAN_RUN = re.compile(r"exit code 0 \([\d.]+ s\)\n--- stdout ---\n(.*)", re.DOTALL)
 
 
 def parse_integer(answer: str) -> int | None:
@@ -72,6 +74,15 @@ class ArithEnv(ToolEnv[ArithTask]):
 
     def session_params(self, task: ArithTask) -> dict[str, Any]:
         return {}  # a python session only; the answer is checked here
+
+    def format_tool_result(self, result: ToolResult) -> Message:
+        """A calculator's answer: the program's stdout alone when it ran cleanly (the code
+        server's header — exit code, timing — is noise here and makes the copy harder);
+        the full report, error included, otherwise."""
+        match = _CLEAN_RUN.fullmatch(result.content)
+        if match and not result.is_error:
+            result = dataclasses.replace(result, content=match.group(1))
+        return super().format_tool_result(result)
 
     async def grade(self, task: ArithTask, answer: str) -> EvaluateResponse:
         value = parse_integer(answer)

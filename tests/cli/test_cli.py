@@ -97,6 +97,13 @@ def test_eval_a_model_end_to_end_and_resume(tiny_model_dir, tmp_path) -> None:
     second = run_cli(*args)  # resume: every task is finished, nothing runs again
     assert second.returncode == 0, second.stderr
     assert (out / "trajectories.jsonl").read_text().splitlines() == lines
+    # The n samples of a task are independent draws (a shared per-request seed once made them identical).
+    from agent_rl.trajectory_io import read_trajectories
+
+    by_task: dict[str, list[list[int]]] = {}
+    for t in read_trajectories(out / "trajectories.jsonl"):
+        by_task.setdefault(t.task_id, []).append(t.response_ids)
+    assert any(samples[0] != samples[1] for samples in by_task.values())
 
 
 def test_eval_model_argument_errors_are_one_line(tmp_path) -> None:

@@ -45,7 +45,7 @@ def test_tool_then_answer_scores_one_and_a_guess_scores_zero() -> None:
             task = env.tasks[3]
             assert task.expression in obs[-1]["content"] and env.prompt_tools == [] and env.tools
             result = await env.astep(env.scripted_actions("reference")[0])
-            assert str(task.answer) in result[0][0]["content"]  # the real sandboxed python printed it
+            assert result[0][0]["content"] == str(task.answer)  # the real sandboxed python's stdout, alone
             assert not result[2] and result[4]["counters"]["tool_calls"] == 1
             _, reward, done, _, info = await env.astep(f"<answer>{task.answer}</answer>")
             assert done and reward == 1.0 and info["outcome_parts"] == {"outcome/correct": 1.0, "outcome/format": 1.0}
@@ -55,6 +55,9 @@ def test_tool_then_answer_scores_one_and_a_guess_scores_zero() -> None:
             await env.areset(options={"task_index": 3})
             _, reward, _, _, info = await env.astep("<answer>a lot</answer>")
             assert reward == 0.0 and info["outcome_parts"]["outcome/format"] == 0.0
+            await env.areset(options={"task_index": 3})
+            obs, *_ = await env.astep('<tool_call>{"name": "python", "arguments": {"code": "print(1/0)"}}</tool_call>')
+            assert "ZeroDivisionError" in obs[0]["content"] and "exit code 1" in obs[0]["content"]
         finally:
             await env.aclose()
 
