@@ -47,9 +47,36 @@ def _timeout(session: BrowserSession) -> int:
 
 
 async def click(session: BrowserSession, args: ClickArgs) -> str:
+    """Click the element's centre; if another element covers the centre, click a visible
+    part of it instead (a person would), else fail with Playwright's reason."""
+    from playwright.async_api import Error as PlaywrightError
+
     target = await element(session, args.bid)
-    await target.click(timeout=_timeout(session))
+    try:
+        await target.click(timeout=_timeout(session))
+    except PlaywrightError as exc:
+        box = await target.bounding_box() if "intercepts pointer events" in str(exc) else None
+        if box is None or not await _click_uncovered(target, box):
+            raise
     return f'clicked element "{args.bid}"'
+
+
+async def _click_uncovered(target: Locator, box: dict[str, float]) -> bool:
+    """Try points near the element's corners and edges; True once one click lands."""
+    from playwright.async_api import Error as PlaywrightError
+
+    width, height = box["width"], box["height"]
+    inset_x, inset_y = min(3.0, width / 4), min(3.0, height / 4)
+    points = [(inset_x, inset_y), (width - inset_x, inset_y), (inset_x, height - inset_y),
+              (width - inset_x, height - inset_y), (width / 2, inset_y), (width / 2, height - inset_y),
+              (inset_x, height / 2), (width - inset_x, height / 2)]
+    for x, y in points:
+        try:
+            await target.click(position={"x": x, "y": y}, timeout=250)
+        except PlaywrightError:
+            continue
+        return True
+    return False
 
 
 async def fill(session: BrowserSession, args: FillArgs) -> str:
