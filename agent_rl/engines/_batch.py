@@ -310,3 +310,13 @@ def prefill(model: torch.nn.Module, suffixes: list[list[int]], prefixes: list[Ro
     layers = list(cache.layers)
     return Prefilled(tuple(layer.keys for layer in layers), tuple(layer.values for layer in layers),
                      columns_NM.to(device), total_N.tolist(), out.logits[:, -1, :].float())
+
+
+@torch.inference_mode()
+def prefill_start(model: torch.nn.Module, tokens: list[int], device: torch.device) -> RowKV:
+    """The KV of one sequence on its own (a prompt start many requests share)."""
+    cache = DynamicCache()
+    model(input_ids=torch.tensor([tokens], dtype=torch.long, device=device), past_key_values=cache, use_cache=True,
+          logits_to_keep=1)
+    layers = list(cache.layers)
+    return RowKV(tuple(layer.keys[0] for layer in layers), tuple(layer.values[0] for layer in layers))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import queue
 import threading
@@ -35,8 +36,8 @@ from typing import Any
 
 import torch
 
-from agent_rl.engines._batch import RowKV, RunningBatch, prefill
-from agent_rl.engines._prefix_cache import PrefixCache
+from agent_rl.engines._batch import RowKV, RunningBatch, prefill, prefill_start
+from agent_rl.engines._prefix_cache import PrefixCache, common_length
 from agent_rl.engines._sampling import Sampled, sample_next
 from agent_rl.engines._stop import StopChecker
 from agent_rl.engines.base import FinishReason, GenerationResult, SamplingParams, WeightUpdate
@@ -60,9 +61,8 @@ class Request:
     logprobs: list[float] = field(default_factory=list)
     top_logprobs: list[dict[int, float]] | None = None
     version: int = 0
-    prefix: RowKV | None = None  # cached KV of prompt[:reused], taken from the prefix cache
+    prefix: RowKV | None = None  # cached KV of prompt[:reused], from the prefix cache
     reused: int = 0
-    looked_up: bool = False  # the prefix cache was asked (once per admission attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +246,7 @@ class Scheduler(threading.Thread):
             if self.prefix_cache is not None:
                 self.prefix_cache.clear()
             for request in self.waiting:
-                request.prefix, request.reused, request.looked_up = None, 0, False
+                request.prefix, request.reused = None, 0
             try:
                 self.load_weights(update)
             except Exception as exc:  # noqa: BLE001 — reported to the caller of update_weights
@@ -262,21 +262,51 @@ class Scheduler(threading.Thread):
         if self.updates:  # a waiting weight update goes first
             return []
         room = self.max_batch_size - len(self.rows)
+        if self.prefix_cache is not None:
+            candidates = list(itertools.islice(self.waiting, room))
+            for request in candidates:
+                if request.prefix is None:  # a miss is asked again next time: the cache may have it by then
+                    hit = self.prefix_cache.take(request.prompt, self.version)
+                    if hit is not None:
+                        request.prefix, request.reused = hit
+            self._share_common_start([r for r in candidates if r.prefix is None], self.prefix_cache)
         taken: list[Request] = []
         longest = 0  # new tokens of the longest suffix: the prefill is [N, longest]
         while self.waiting and len(taken) < room:
             request = self.waiting[0]
-            if not request.looked_up and self.prefix_cache is not None:
-                hit = self.prefix_cache.take(request.prompt, self.version)
-                if hit is not None:
-                    request.prefix, request.reused = hit
-            request.looked_up = True
             longest_if_taken = max(longest, len(request.prompt) - request.reused)
             if taken and longest_if_taken * (len(taken) + 1) > self.max_prefill_tokens:
                 break
             taken.append(self.waiting.popleft())
             longest = longest_if_taken
         return taken
+
+    def _share_common_start(self, cold: list[Request], cache: PrefixCache) -> None:
+        """Cold prompts that start alike (one env's system prompt and tool specs) get their
+        common start prefilled once, parked as a shared entry and reused by all of them
+        (and by later arrivals), instead of each prefilling it again."""
+        if len(cold) < 2:
+            return
+        anchor = cold[0].prompt
+        common = sorted(((min(common_length(anchor, r.prompt), len(r.prompt) - 1), r) for r in cold[1:]),
+                        key=lambda pair: pair[0], reverse=True)
+        # The length that saves the most prefill: L tokens × the requests sharing ≥ L.
+        saved, length = max(((n * (i + 1), n) for i, (n, _) in enumerate(common)), default=(0, 0))
+        length = min(length, len(anchor) - 1)
+        if length < 2 * cache.block or saved < 2 * length:
+            return
+        started = time.perf_counter()
+        try:
+            kv = prefill_start(self.model, anchor[:length], self.device)
+        except Exception:  # an optimisation only: the requests are then prefilled whole
+            log.exception("prefilling a shared prompt start failed")
+            return
+        cache.put(anchor[:length], kv, self.version, shared=True)
+        for request in [cold[0], *(r for n, r in common if n >= length)]:
+            request.prefix, request.reused = kv, length
+        self.stats["prefills"] += 1
+        self.stats["prefill_tokens"] += length
+        self.stats["prefill_s"] += time.perf_counter() - started
 
     def _admit(self) -> bool:
         new = self._take_admissible()

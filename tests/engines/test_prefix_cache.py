@@ -95,6 +95,49 @@ async def test_staggered_conversations_mixing_hits_and_cold_rows(tiny_model_dir:
         await engine.aclose()
 
 
+async def test_cold_prompts_with_a_common_start_prefill_it_once(tiny_model_dir: Path,
+                                                                cold_engine: HFEngine) -> None:
+    """Like one env's episodes (same system prompt and tools, different tasks): the
+    common start is prefilled once, and every output is still that of a cold run."""
+    start = list(range(500, 570))
+    prompts = [start + [10 + i, 9, 11] * (i + 1) for i in range(4)]
+    engine = HFEngine(tiny_model_dir)
+    try:
+        # Hold admission with a pending weight update (same weights) so that all four
+        # requests are waiting together when it is applied.
+        blocker = asyncio.create_task(engine.generate(PROMPTS[0], SamplingParams(max_new_tokens=3000, temperature=0,
+                                                                                  ignore_eos=True),
+                                                      request_id="blocker"))
+        while (await _stats(engine))["steps"] < 2:
+            await asyncio.sleep(0.005)
+        update = asyncio.create_task(engine.update_weights(WeightUpdate(version=1,
+                                                                        state_dict=engine.model.state_dict()),
+                                                           abort_running=False))
+        await asyncio.sleep(0.05)
+        requests = [asyncio.create_task(engine.generate(p, GREEDY)) for p in prompts]
+        await asyncio.sleep(0.05)
+        before = await _stats(engine)
+        await engine.abort("blocker")
+        await blocker
+        assert await update == 1
+        warm = await asyncio.gather(*requests)
+        after = await _stats(engine)
+        prefilled = after["prefill_tokens"] - before["prefill_tokens"]
+        assert prefilled == len(start) + sum(len(p) - len(start) for p in prompts)  # the start once
+        for prompt, result in zip(prompts, warm, strict=True):
+            cold = await cold_engine.generate(prompt, GREEDY)
+            assert result.token_ids == cold.token_ids
+            assert result.logprobs == pytest.approx(cold.logprobs, abs=1e-4)
+        # A later prompt with the same start finds it parked.
+        late = start + [77, 78]
+        hits = (await _stats(engine))["prefix_hits"]
+        result = await engine.generate(late, GREEDY)
+        assert (await _stats(engine))["prefix_hits"] == hits + 1
+        assert result.token_ids == (await cold_engine.generate(late, GREEDY)).token_ids
+    finally:
+        await engine.aclose()
+
+
 async def test_a_weight_update_invalidates_the_cache(tiny_model_dir: Path) -> None:
     other = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     torch.manual_seed(99)
@@ -103,12 +146,12 @@ async def test_a_weight_update_invalidates_the_cache(tiny_model_dir: Path) -> No
             parameter.normal_(0, 0.1)
     engine = HFEngine(tiny_model_dir)
     try:
-        first = await engine.generate(PROMPTS[1], GREEDY)
+        first = await engine.generate(PROMPTS[2], GREEDY)
         assert (await _stats(engine))["prefix_entries"] == 1
         assert await engine.update_weights(WeightUpdate(version=1, state_dict=other.state_dict())) == 1
         stats = await _stats(engine)
         assert stats["prefix_entries"] == 0 and stats["prefix_cached_tokens"] == 0
-        next_prompt = PROMPTS[1] + first.token_ids + DELTAS[1]
+        next_prompt = PROMPTS[2] + first.token_ids + DELTAS[1]
         result = await engine.generate(next_prompt, GREEDY)
         after = await _stats(engine)
         assert after["prefix_hits"] == stats["prefix_hits"]  # a miss: the old KV is gone
@@ -132,7 +175,7 @@ async def test_the_engine_never_holds_more_than_its_budget(tiny_model_dir: Path)
 
 
 def test_lookup_takes_the_longest_parked_prefix_once() -> None:
-    cache = PrefixCache(max_tokens=1000)
+    cache = PrefixCache(max_tokens=1000, block=1)
     cache.put([1, 2, 3], _kv(3, 1.0), version=0)
     cache.put([1, 2, 3, 4, 5], _kv(5, 2.0), version=0)
     cache.put([9, 9, 9, 9], _kv(4, 3.0), version=0)
@@ -149,8 +192,23 @@ def test_lookup_takes_the_longest_parked_prefix_once() -> None:
     assert len(cache) == 0 and cache.tokens == 0
 
 
+def test_a_shared_start_is_reused_and_kept() -> None:
+    cache = PrefixCache(max_tokens=1000, block=2)
+    cache.put([1, 2, 3, 4, 5, 6], _kv(6, 1.0), version=0)  # a finished row
+    partial = cache.take([1, 2, 3, 4, 9, 9], version=0)  # shares 4 tokens: reused, the entry stays
+    assert partial is not None and partial[1] == 4 and partial[0].length == 4
+    cache.put([7, 7, 7, 7], _kv(4, 2.0), version=0, shared=True)  # a common start of many prompts
+    for tail in ([1], [2], [3, 3]):
+        hit = cache.take([7, 7, 7, 7, *tail], version=0)
+        assert hit is not None and hit[1] == 4 and float(hit[0].keys[0][0, 0, 0]) == 2.0
+    assert len(cache) == 2
+    assert cache.take([1, 9, 9, 9], version=0) is None  # 1 common token: shorter than a block
+    continued = cache.take([1, 2, 3, 4, 5, 6, 7], version=0)  # extends the whole finished row: taken
+    assert continued is not None and continued[1] == 6 and len(cache) == 1
+
+
 def test_other_versions_never_match() -> None:
-    cache = PrefixCache(max_tokens=100)
+    cache = PrefixCache(max_tokens=100, block=1)
     cache.put([1, 2, 3], _kv(3), version=0)
     assert cache.take([1, 2, 3, 4], version=1) is None
     cache.clear()
@@ -158,7 +216,7 @@ def test_other_versions_never_match() -> None:
 
 
 def test_eviction_is_bounded_by_tokens_oldest_first() -> None:
-    cache = PrefixCache(max_tokens=10)
+    cache = PrefixCache(max_tokens=10, block=1)
     cache.put([1] * 4, _kv(4), version=0)
     cache.put([2] * 4, _kv(4), version=0)
     cache.put([3] * 4, _kv(4), version=0)  # 12 > 10: the oldest goes
@@ -174,7 +232,7 @@ def test_eviction_is_bounded_by_tokens_oldest_first() -> None:
 
 def test_entries_expire_after_their_ttl() -> None:
     now = [100.0]
-    cache = PrefixCache(max_tokens=100, ttl_s=10, clock=lambda: now[0])
+    cache = PrefixCache(max_tokens=100, ttl_s=10, block=1, clock=lambda: now[0])
     cache.put([1, 2], _kv(2), version=0)
     now[0] = 105.0
     cache.put([3, 4], _kv(2), version=0)
@@ -189,5 +247,7 @@ def test_bad_arguments_are_refused() -> None:
         PrefixCache(max_tokens=0)
     with pytest.raises(ValueError, match="ttl_s"):
         PrefixCache(max_tokens=10, ttl_s=0)
+    with pytest.raises(ValueError, match="block"):
+        PrefixCache(max_tokens=10, block=0)
     with pytest.raises(ValueError, match="holds 3 tokens"):
         PrefixCache(max_tokens=10).put([1, 2], _kv(3), version=0)
