@@ -2,9 +2,12 @@
 
 Both run the same episodes — the tiny model (`agent-rl model init`, or --model PATH) on
 `code-stdio-v0` with its in-process tool server — with every env step delayed by a
-heavy-tailed "tool latency": log-normal, median 100 ms, σ = 1.0 (p90 ≈ 0.36 s,
-p99 ≈ 1.0 s). Turns are 32 sampled tokens (cut turns go to the env, which answers
-"Invalid action"), 4 turns per episode.
+heavy-tailed "tool latency": log-normal, median 100 ms, σ = 1.0 (mean 165 ms, p90 ≈
+0.36 s, p99 ≈ 1.0 s), drawn independently for every env instance (instance k draws from
+its own stream seeded k, in both loops). Turns are 32 tokens sampled at temperature 1
+from the engine's shared generator (cut turns go to the env, which answers "Invalid
+action"), 4 turns per episode. Each loop gets a fresh `hf` engine (same model, prefix
+cache on, defaults), so neither inherits the other's cache.
 
   (a) manager   the RolloutManager: every episode advances on its own; generation
                 and tool calls overlap.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import platform
 import sys
 import tempfile
@@ -52,23 +56,36 @@ ENV_ID = "code-stdio-v0"
 ENV_KWARGS = {"max_turns": 4, "max_invalid_actions": 10}
 TURN_TOKENS = 32
 MEDIAN_S, SIGMA = 0.1, 1.0  # tool latency: log-normal (set by --latency-median / --latency-sigma)
+SHARED_STREAM = False  # --shared-latency-stream: every env instance draws the same sequence
 
 
-def latency_sampler(seed: int):  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(seed)
-    return lambda: float(rng.lognormal(mean=np.log(MEDIAN_S), sigma=SIGMA))
+SAMPLING = SamplingParams(max_new_tokens=TURN_TOKENS, temperature=1.0)
+
+
+def latency_wrapper():  # type: ignore[no-untyped-def]
+    """Wraps each new env instance in a DelayedEnv with its own latency stream (seeds 1, 2, …).
+
+    Independent streams matter: with one seed for every instance, all envs of a batch
+    slept exactly as long as each other, so the batch-synchronous loop never waited for
+    a straggler — the heavy tail was hidden from exactly the loop it hurts."""
+    seeds = itertools.repeat(1) if SHARED_STREAM else itertools.count(1)
+
+    def wrap(env):  # type: ignore[no-untyped-def]
+        rng = np.random.default_rng(next(seeds))
+        return DelayedEnv(env, lambda: float(rng.lognormal(mean=np.log(MEDIAN_S), sigma=SIGMA)))
+
+    return wrap
 
 
 def make_loop(engine, renderer: ChatRenderer) -> AgentLoop:  # type: ignore[no-untyped-def]
-    sampling = SamplingParams(max_new_tokens=TURN_TOKENS, temperature=1.0, seed=0)
+    sampling = SAMPLING
     budget = LoopBudget(max_turns=4, max_tokens_per_turn=TURN_TOKENS, length_ends_turn=True)
     return AgentLoop(engine, renderer, sampling, budget)
 
 
 async def run_manager(engine, renderer, episodes: int, concurrency: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     loop = make_loop(engine, renderer)
-    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=concurrency,
-                   wrap=lambda env: DelayedEnv(env, latency_sampler(1)))
+    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=concurrency, wrap=latency_wrapper())
     config = RolloutConfig(group_size=4, max_concurrency=concurrency, max_staleness=None)
     manager = RolloutManager(loop, pool, config)
     started = time.perf_counter()
@@ -83,11 +100,9 @@ async def run_manager(engine, renderer, episodes: int, concurrency: int) -> dict
 
 
 async def run_baseline(engine, renderer, episodes: int, batch: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=batch,
-                   wrap=lambda env: DelayedEnv(env, latency_sampler(1)))
+    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=batch, wrap=latency_wrapper())
     meter = EngineBusyMeter()
-    sampling = SamplingParams(max_new_tokens=TURN_TOKENS, temperature=1.0, seed=0)
-    tools = [t.model_dump() for t in getattr(pool.probe(ENV_ID), "tools", [])]
+    sampling = SAMPLING
     started = time.perf_counter()
     tokens = done = 0
 
@@ -104,7 +119,9 @@ async def run_baseline(engine, renderer, episodes: int, batch: int) -> dict[str,
         envs_ = [await c.__aenter__() for c in contexts]
         resets = await asyncio.gather(*(e.areset(seed=first + i, options={"task_index": (first + i) // 4})
                                         for i, e in enumerate(envs_)))
-        ids = [renderer.render_prompt(obs, tools) for obs, _ in resets]
+        # The prompt exactly as AgentLoop renders it: with the tool specs the env has after reset.
+        ids = [renderer.render_prompt(obs, [t.model_dump() for t in getattr(env, "tools", [])])
+               for env, (obs, _) in zip(envs_, resets, strict=True)]
         active = list(range(size))
         for _ in range(4):
             turns = await asyncio.gather(*(generate(ids[i]) for i in active))  # wait for the whole batch
@@ -154,27 +171,57 @@ async def engine_vs_generate(engine, model_dir: Path, device: str, dtype: str, r
     return engine_tps, static_tps
 
 
+def _engine(args: argparse.Namespace, model_dir: Path):  # type: ignore[no-untyped-def]
+    return make_engine("hf", model=str(model_dir), device=args.device, dtype=args.dtype,
+                       prefix_cache_tokens=args.prefix_cache_tokens)
+
+
+async def _measured(run, engine, *run_args: object) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Runs one loop on `engine` and adds the engine's own breakdown (scheduler thread)."""
+    try:
+        result = await run(engine, *run_args)
+        detail = (await engine.health()).detail
+    finally:
+        await engine.aclose()
+    steps = max(1, detail["steps"])
+    return {**result, "prefill_s": detail["prefill_s"], "decode_s": detail["decode_s"],
+            "prefills": detail["prefills"], "prefill_tokens": detail["prefill_tokens"],
+            "steps": detail["steps"], "rows_per_step": detail["generated_tokens"] / steps,
+            "step_ms": 1000 * detail["decode_s"] / steps, "prefix_hits": detail.get("prefix_hits", 0),
+            "scheduler_busy": detail["busy_s"] / result["wall_s"]}
+
+
 async def main(args: argparse.Namespace) -> None:
     from transformers import AutoTokenizer
 
     model_dir = Path(args.model) if args.model else init_tiny_model(Path(tempfile.mkdtemp()) / "tiny",
                                                                         preset=args.preset, seed=0)
     renderer = ChatRenderer(AutoTokenizer.from_pretrained(model_dir))
-    engine = make_engine("hf", model=str(model_dir), device=args.device, dtype=args.dtype)
+    envs.spec(ENV_ID)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    baseline = await _measured(run_baseline, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
+    manager = await _measured(run_manager, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
+    engine = _engine(args, model_dir)
     try:
-        envs.spec(ENV_ID)
-        baseline = await run_baseline(engine, renderer, args.episodes, args.concurrency)
-        manager = await run_manager(engine, renderer, args.episodes, args.concurrency)
         engine_tps, static_tps = await engine_vs_generate(engine, model_dir, args.device, args.dtype)
     finally:
         await engine.aclose()
     print(f"# {platform.node()} · {platform.machine()} · python {platform.python_version()} · model {model_dir}")
     print(f"# {args.episodes} episodes, concurrency/batch {args.concurrency}, {TURN_TOKENS}-token turns, "
-          f"4 turns, tool latency log-normal(median {MEDIAN_S * 1000:.0f} ms, sigma {SIGMA})")
-    print(f"{'loop':<10} {'traj/s':>8} {'tokens/s':>9} {'engine busy':>12} {'wall s':>7}")
+          f"4 turns, tool latency log-normal(median {MEDIAN_S * 1000:.0f} ms, sigma {SIGMA}, "
+          f"{'one stream for all envs' if SHARED_STREAM else 'independent per env'}), "
+          f"prefix cache {args.prefix_cache_tokens or 'off'}, torch threads {args.torch_threads or 'default'}")
+    print(f"{'loop':<10} {'traj/s':>8} {'tokens/s':>9} {'engine busy':>12} {'wall s':>7} │ {'sched busy':>10} "
+          f"{'prefill s':>9} {'decode s':>8} {'steps':>6} {'rows/step':>9} {'ms/step':>7} {'prefills':>8} "
+          f"{'prefilled':>9} {'hits':>5}")
     for name, m in (("baseline", baseline), ("manager", manager)):
         print(f"{name:<10} {m['trajectories_s']:>8.2f} {m['tokens_s']:>9.1f} {100 * m['engine_busy']:>11.0f}% "
-              f"{m['wall_s']:>7.1f}")
+              f"{m['wall_s']:>7.1f} │ {100 * m['scheduler_busy']:>9.0f}% {m['prefill_s']:>9.2f} {m['decode_s']:>8.2f} "
+              f"{m['steps']:>6} {m['rows_per_step']:>9.1f} {m['step_ms']:>7.2f} {m['prefills']:>8} "
+              f"{m['prefill_tokens']:>9} {m['prefix_hits']:>5}")
     print(f"manager / baseline throughput: {manager['trajectories_s'] / baseline['trajectories_s']:.2f}x "
           f"(goal >= 2.0x; engine busy goal >= 80%)")
     print(f"hf engine, 32 concurrent requests: {engine_tps:.0f} tokens/s; static batch of 32 via "
@@ -187,10 +234,16 @@ if __name__ == "__main__":
     parser.add_argument("--latency-median", type=float, default=MEDIAN_S, help="tool latency median, seconds")
     parser.add_argument("--latency-sigma", type=float, default=SIGMA, help="log-normal sigma of the tool latency")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch intra-op threads for the whole process (default: torch's own choice)")
+    parser.add_argument("--prefix-cache-tokens", type=int, default=65536, help="the hf engine's prefix cache; 0: off")
+    parser.add_argument("--shared-latency-stream", action="store_true",
+                        help="every env draws the same latency sequence (the setting of the first runs)")
     parser.add_argument("--model", default=None, help="a model directory (default: a fresh random-init model)")
     parser.add_argument("--preset", default="tiny", help="size of the fresh model: nano, tiny, small, 0.5b")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", help="float32, bfloat16 (GPU)")
     arguments = parser.parse_args()
     MEDIAN_S, SIGMA = arguments.latency_median, arguments.latency_sigma
+    SHARED_STREAM = arguments.shared_latency_stream
     asyncio.run(main(arguments))
