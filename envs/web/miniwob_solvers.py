@@ -241,11 +241,25 @@ def wrong_checkboxes(view: PageView) -> Action | None:
     return _submit(view)
 
 
+def wrong_widget(view: PageView) -> Action | None:
+    """A widget of another kind (any widget of the asked kind would be right)."""
+    kind = _quoted(view.goal)[0]
+    for element in view.find(("button", "checkbox", "radio", "textbox")):
+        multiline = "multiline" in element["states"]
+        same = element["role"] in _WIDGET_ROLES.get(kind, (kind,)) and (
+            element["role"] != "textbox" or multiline == (kind == "textarea"))
+        if not same:
+            return click(element)
+    return None
+
+
 def wrong_action(task: str, view: PageView) -> Action | None:
     """An action that fails the task: a wrong button or link where there is one, else
     Submit with nothing done, else clicking the page's last element (no success)."""
     if task.startswith("click-checkboxes"):
         return wrong_checkboxes(view)
+    if task == "click-widget":
+        return wrong_widget(view)
     right = SOLVERS[task](PageView(view.goal, view.elements, view.url))
     candidates = [e for e in view.find(("button", "link", "radio", "checkbox", "textbox", "StaticText", "image"))
                   if right is None or e["bid"] != right[1].get("bid")]
