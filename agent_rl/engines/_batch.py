@@ -14,6 +14,9 @@ rows, and a leave moves the last rows into the freed slots (one row copy each). 
 buffers are re-laid out (compacted, or grown by half) only when the write column runs
 out of room — at most once per `headroom` steps.
 
+All buffers are inference tensors: every method that touches them runs under
+`torch.inference_mode()` (an in-place write from outside it is an error).
+
 Layout: every row shares the write column `end`; row r's real tokens sit in columns
 `[first[r], end)` (right-aligned, `mask[r]` is 1 exactly there) and its next token goes
 to position `end - first[r]` (the number of real tokens before it), which padding does
@@ -179,6 +182,7 @@ class RunningBatch:
 
     # ---- rows join and leave ----
 
+    @torch.inference_mode()
     def join(self, new: Prefilled, next_tokens_N: torch.Tensor) -> None:
         """Add prefilled rows after the running ones (slots size…size+N-1)."""
         count, longest = len(new.lengths), int(new.columns_NM.shape[1])
@@ -198,6 +202,7 @@ class RunningBatch:
         self.start = end - longest if first_row == 0 else min(self.start, end - longest)
         self.size += count
 
+    @torch.inference_mode()
     def keep(self, rows: list[int]) -> list[int]:
         """Keep only the slots `rows`; the last kept rows move into freed slots.
 
@@ -229,6 +234,7 @@ class RunningBatch:
         self.start = min(self.first)
         return order
 
+    @torch.inference_mode()
     def row_kv(self, row: int) -> RowKV:
         """A copy of row `row`'s cached keys and values (its real tokens only)."""
         columns = slice(self.first[row], self.end)
@@ -260,6 +266,7 @@ class RunningBatch:
         self.positions_R[rows] += 1
         return out.logits[:, -1, :].float()
 
+    @torch.inference_mode()
     def set_next_tokens(self, tokens_B: torch.Tensor) -> None:
         self.next_tokens_R[: self.size] = tokens_B
 

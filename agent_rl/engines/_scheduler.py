@@ -146,7 +146,8 @@ class Scheduler(threading.Thread):
 
     def run(self) -> None:
         try:
-            self._loop()
+            with torch.inference_mode():  # the batch's buffers are inference tensors (weight loads opt out)
+                self._loop()
         except BaseException as exc:  # a bug: fail every waiter rather than leave it hanging
             log.exception("the hf engine scheduler crashed")
             self.fatal = exc

@@ -91,3 +91,18 @@ def test_row_kv_and_a_prefilled_suffix_continue_the_row(model: torch.nn.Module) 
             row.append(token)
     assert out[0] == reference_greedy(model, sequence + suffix, 7)
     assert out[1] == reference_greedy(model, PROMPTS[3], 7)
+
+
+def test_a_join_after_buffers_grew_inside_a_decode_step(model: torch.nn.Module) -> None:
+    """Buffers re-allocated during a decode step (inference mode) take joins from outside it."""
+    greedy = _Greedy(model, headroom=1)
+    greedy.join([2])
+    relayouts = greedy.batch.relayouts
+    while greedy.batch.relayouts == relayouts:  # until the write column ran out of room mid-step
+        greedy.step()
+    greedy.join([4])  # shorter than the running row: no re-layout of its own
+    greedy.leave(2)
+    greedy.join([0])
+    greedy.step()
+    for index, tokens in greedy.out.items():
+        assert tokens == reference_greedy(model, PROMPTS[index], len(tokens)), f"prompt {index}"
