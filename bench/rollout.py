@@ -7,7 +7,10 @@ heavy-tailed "tool latency": log-normal, median 100 ms, σ = 1.0 (mean 165 ms, p
 its own stream seeded k, in both loops). Turns are 32 tokens sampled at temperature 1
 from the engine's shared generator (cut turns go to the env, which answers "Invalid
 action"), 4 turns per episode. Each loop gets a fresh `hf` engine (same model, prefix
-cache on, defaults), so neither inherits the other's cache.
+cache on, defaults), so neither inherits the other's cache. torch runs one intra-op
+thread (--torch-threads): with torch's default of one per core, the engine thread's
+OpenMP workers spin against the event loop that runs the envs (and any other process),
+which on a busy 2-core machine cost up to 10x per decode step.
 
   (a) manager   the RolloutManager: every episode advances on its own; generation
                 and tool calls overlap.
@@ -188,6 +191,7 @@ async def _measured(run, engine, *run_args: object) -> dict[str, float]:  # type
             "prefills": detail["prefills"], "prefill_tokens": detail["prefill_tokens"],
             "steps": detail["steps"], "rows_per_step": detail["generated_tokens"] / steps,
             "step_ms": 1000 * detail["decode_s"] / steps, "prefix_hits": detail.get("prefix_hits", 0),
+            "reused": detail.get("prefix_reused_tokens", 0),
             "scheduler_busy": detail["busy_s"] / result["wall_s"]}
 
 
@@ -216,12 +220,12 @@ async def main(args: argparse.Namespace) -> None:
           f"prefix cache {args.prefix_cache_tokens or 'off'}, torch threads {args.torch_threads or 'default'}")
     print(f"{'loop':<10} {'traj/s':>8} {'tokens/s':>9} {'engine busy':>12} {'wall s':>7} │ {'sched busy':>10} "
           f"{'prefill s':>9} {'decode s':>8} {'steps':>6} {'rows/step':>9} {'ms/step':>7} {'prefills':>8} "
-          f"{'prefilled':>9} {'hits':>5}")
+          f"{'prefilled':>9} {'reused':>7} {'hits':>5}")
     for name, m in (("baseline", baseline), ("manager", manager)):
         print(f"{name:<10} {m['trajectories_s']:>8.2f} {m['tokens_s']:>9.1f} {100 * m['engine_busy']:>11.0f}% "
               f"{m['wall_s']:>7.1f} │ {100 * m['scheduler_busy']:>9.0f}% {m['prefill_s']:>9.2f} {m['decode_s']:>8.2f} "
               f"{m['steps']:>6} {m['rows_per_step']:>9.1f} {m['step_ms']:>7.2f} {m['prefills']:>8} "
-              f"{m['prefill_tokens']:>9} {m['prefix_hits']:>5}")
+              f"{m['prefill_tokens']:>9} {m['reused']:>7} {m['prefix_hits']:>5}")
     print(f"manager / baseline throughput: {manager['trajectories_s'] / baseline['trajectories_s']:.2f}x "
           f"(goal >= 2.0x; engine busy goal >= 80%)")
     print(f"hf engine, 32 concurrent requests: {engine_tps:.0f} tokens/s; static batch of 32 via "
@@ -234,8 +238,10 @@ if __name__ == "__main__":
     parser.add_argument("--latency-median", type=float, default=MEDIAN_S, help="tool latency median, seconds")
     parser.add_argument("--latency-sigma", type=float, default=SIGMA, help="log-normal sigma of the tool latency")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch intra-op threads for the whole process (default: torch's own choice)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch intra-op threads for the whole process; 0: torch's default (one per "
+                             "core). 1 by default: on a small CPU the engine thread's OpenMP workers spin "
+                             "against the event loop and other processes (measured 0.07x the tokens/s)")
     parser.add_argument("--prefix-cache-tokens", type=int, default=65536, help="the hf engine's prefix cache; 0: off")
     parser.add_argument("--shared-latency-stream", action="store_true",
                         help="every env draws the same latency sequence (the setting of the first runs)")
