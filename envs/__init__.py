@@ -44,8 +44,9 @@ register("search-hermes-v0", "envs.search.env:SearchEnv", tasks="default", actio
 register("arith-v0", "envs.arith.env:ArithEnv", digits=3, ops="*",
          description="Arithmetic (3-digit products, 500 train / 500 test) answered by calling the "
                      "python tool and copying its result; exact-match reward")
-register("arith-easy-v0", "envs.arith.env:ArithEnv", digits=2, ops="+-*",
-         description="arith-v0 with 2-digit +, -, * (the quick start's task for the tiny model)")
+register("arith-easy-v0", "envs.arith.env:ArithEnv", digits=2, ops="+", result_digits=3,
+         description="arith-v0 with 2-digit sums of 3 digits (fixed-width copies: the quick start's task "
+                     "for the tiny model)")
 register("web-miniwob-v0", "envs.web.env:WebEnv", tasks="miniwob",
          description="26 MiniWoB++ click/typing tasks in headless Chromium; accessibility tree with bids; "
                      "BrowserGym actions; reward 1 if the task's raw reward > 0")

@@ -95,6 +95,9 @@ class EvalConfig(_Section):
     temperature: float = Field(1.0, gt=0)
     every: int = Field(0, ge=0)
     """Also evaluate every this many steps (0: only before and after)."""
+    base: bool = True
+    """With an `sft:` section, also evaluate the model before SFT ("base"), so the table
+    separates what SFT and RL each bring."""
 
 
 class DemoConfig(_Section):

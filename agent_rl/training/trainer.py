@@ -24,6 +24,7 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import os
 import random
 import shutil
@@ -192,8 +193,13 @@ class Trainer:
                 writer.append_many(demos)
         started = time.perf_counter()
 
+        total = math.ceil(len(demos) / sft.batch_size) * sft.epochs
+
         def on_step(step: int, metrics: dict[str, float]) -> None:
             log_.log(step, metrics, phase="sft")
+            if step % max(1, total // 8) == 0 or step == total:
+                self.say(f"SFT step {step}/{total}: loss {metrics['sft/loss']:.3f}, "
+                         f"{metrics['sft/tokens_per_s']:.0f} tokens/s")
 
         history = await asyncio.to_thread(sft_train, model, demos, sft, pad_token_id=_pad_id(tokenizer),
                                           device=self.config.learner.device, seed=self.config.seed, on_step=on_step)
@@ -292,6 +298,12 @@ class Trainer:
         log_ = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard, console=self.console)
         try:
             if cfg.sft is not None and not self.state["sft_done"]:
+                if cfg.eval is not None and cfg.eval.base and "base" not in self.state["evals"]:
+                    base_engine = self._make_engine(model, tokenizer)
+                    try:
+                        await self._evaluate(base_engine, renderer, "base", log_)
+                    finally:
+                        await base_engine.aclose()
                 await self._sft(model, renderer, tokenizer, log_)
                 self.state["sft_done"] = True
             passes = cfg.learner.ppo_epochs * cfg.learner.mini_batches

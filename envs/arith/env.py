@@ -53,17 +53,20 @@ class ArithEnv(ToolEnv[ArithTask]):
 
     Args:
         tasks: a list of `ArithTask`, or None to generate them (see `generate_tasks`).
-        num_tasks, split, digits, terms, ops, task_seed: the generated set's shape.
+        num_tasks, split, digits, terms, ops, result_digits, task_seed: the generated set's
+            shape (see `generate_tasks`).
         **kwargs: `ToolEnv` options (parser, max_turns, step_rewards, server_url, ...).
     """
 
     tool_server = "code"
 
     def __init__(self, tasks: Sequence[ArithTask] | None = None, *, num_tasks: int = 500, split: str = "train",
-                 digits: int = 3, terms: int = 2, ops: str = "*", task_seed: int = 0,
+                 digits: int = 3, terms: int = 2, ops: str = "*", result_digits: int | None = None,
+                 task_seed: int = 0,
                  max_turns: int = 3, **kwargs: Any) -> None:
         if tasks is None:
-            tasks = generate_tasks(num_tasks, split=split, digits=digits, terms=terms, ops=ops, seed=task_seed)
+            tasks = generate_tasks(num_tasks, split=split, digits=digits, terms=terms, ops=ops,
+                                   result_digits=result_digits, seed=task_seed)
         super().__init__(tasks, max_turns=max_turns, **kwargs)
 
     def task_id(self, task: ArithTask) -> str:

@@ -37,7 +37,7 @@ def _expression(rng: random.Random, digits: int, terms: int, ops: str) -> str:
 
 
 def generate_tasks(num_tasks: int = 500, *, split: str = "train", digits: int = 3, terms: int = 2,
-                   ops: str = "*", seed: int = 0) -> list[ArithTask]:
+                   ops: str = "*", result_digits: int | None = None, seed: int = 0) -> list[ArithTask]:
     """`num_tasks` distinct questions of the given shape.
 
     Args:
@@ -47,6 +47,10 @@ def generate_tasks(num_tasks: int = 500, *, split: str = "train", digits: int = 
         digits: digits per operand (1–6).
         terms: operands per expression (2–4).
         ops: operators to draw from, a subset of "+-*".
+        result_digits: keep only expressions whose value is non-negative with exactly this
+            many digits. Fixed-width questions and answers make every copy the agent does (the
+            expression into the tool call, the tool's output into the answer) a copy at a fixed
+            distance — the easiest kind for a tiny model to learn.
         seed: task-set seed.
 
     >>> [t.expression for t in generate_tasks(2, digits=2, ops="+")]
@@ -66,15 +70,25 @@ def generate_tasks(num_tasks: int = 500, *, split: str = "train", digits: int = 
     if space < 4 * num_tasks:
         raise EnvConfigError(f"only {space} distinct expressions of this shape; ask for fewer tasks than "
                              f"{space // 4} or use more digits / terms")
-    rng = random.Random(f"arith/{seed}/{digits}/{terms}/{ops}")
+    rng = random.Random(f"arith/{seed}/{digits}/{terms}/{ops}" + (f"/{result_digits}" if result_digits else ""))
     seen: set[str] = set()
     splits: dict[str, list[str]] = {"train": [], "test": []}
+    attempts = 0
     for name in SPLITS:  # train first, so that test excludes every train expression
         while len(splits[name]) < num_tasks:
+            attempts += 1
+            if attempts > 200 * num_tasks:
+                raise EnvConfigError(f"could not find {num_tasks} distinct {split} expressions with "
+                                     f"digits={digits}, terms={terms}, ops={ops!r}, result_digits={result_digits}")
             expression = _expression(rng, digits, terms, ops)
-            if expression not in seen:
-                seen.add(expression)
-                splits[name].append(expression)
+            if expression in seen:
+                continue
+            if result_digits is not None:
+                value = _evaluate(expression)
+                if value < 0 or len(str(value)) != result_digits:
+                    continue
+            seen.add(expression)
+            splits[name].append(expression)
         if name == split:
             break
     return [ArithTask(f"arith-{split}-{i}", expression, _evaluate(expression))

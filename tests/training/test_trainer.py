@@ -38,7 +38,7 @@ def _config(run_dir: Path, **changes) -> TrainConfig:  # type: ignore[no-untyped
 def test_train_writes_metrics_checkpoints_plot_and_resumes(tmp_path: Path) -> None:
     run = tmp_path / "run"
     summary = run_training(_config(run), console=False)
-    assert summary.steps == 2 and list(summary.evals) == ["after-sft", "step-2"]
+    assert summary.steps == 2 and list(summary.evals) == ["base", "after-sft", "step-2"]
     steps = read_metrics(run)
     assert [r["step"] for r in steps] == [1, 2]
     for key in ("reward/mean", "rollout/pass_rate", "rollout/tool_calls_per_episode", "loss/total",
