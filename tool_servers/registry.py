@@ -24,6 +24,7 @@ TOOL_SERVERS.register("code", "tool_servers.code.server:CodeToolServer")
 TOOL_SERVERS.register("sql", "tool_servers.sql.server:SqlToolServer")
 TOOL_SERVERS.register("search", "tool_servers.search.server:SearchToolServer")
 TOOL_SERVERS.register("browser", "tool_servers.browser.server:BrowserToolServer")
+TOOL_SERVERS.register("desktop", "tool_servers.desktop.server:DesktopToolServer")
 
 
 def load_plugins() -> None:
