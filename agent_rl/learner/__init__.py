@@ -1,13 +1,14 @@
 """The learner: turns scored batches into parameter updates (see `learner.py`).
 
-| module            | job                                                           |
-|-------------------|---------------------------------------------------------------|
-| `config.py`       | `LearnerConfig`, `OptimizerConfig` (pydantic)                 |
-| `learner.py`      | `Learner`: signals (π_old, π_ref, values), update, state      |
-| `scoring.py`      | one forward over some rows: logprobs, entropies, values       |
-| `micro_batches.py`| length bucketing under a padded-token budget                  |
-| `checkpoint.py`   | atomic checkpoints, `latest`, RNG state                       |
-| `weight_sync.py`  | weights → engine (in-process copy or an on-disk export)       |
+| module               | job                                                           |
+|----------------------|---------------------------------------------------------------|
+| `config.py`          | `LearnerConfig`, `OptimizerConfig` (pydantic)                 |
+| `learner.py`         | `Learner`: signals (π_old, π_ref, values), update, state      |
+| `scoring.py`         | one forward over some rows: logprobs, entropies, values       |
+| `_fused_logprobs.py` | LM head + log-softmax + gather as one autograd function       |
+| `micro_batches.py`   | length bucketing under a padded-token budget                  |
+| `checkpoint.py`      | atomic checkpoints, `latest`, RNG state                       |
+| `weight_sync.py`     | weights → engine (in-process copy or an on-disk export)       |
 """
 
 from agent_rl.learner.checkpoint import (
