@@ -31,7 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     started = time.perf_counter()
-    summary = run_training(config, resume=args.resume)
+    summary = run_training(config, resume=args.resume, overwrite=args.overwrite)
     console.print(f"\n[bold]{config.run_dir}[/bold]: {summary.steps} steps in {time.perf_counter() - started:.0f} s")
     if summary.evals:
         console.print(summary.table(), highlight=False)
@@ -67,4 +67,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         p.add_argument("--dry-run", action="store_true", help="validate, print the resolved config, exit")
         if name == "train":
             p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+            p.add_argument("--overwrite", action="store_true",
+                           help="start over in a run_dir that already holds a run (deletes its outputs)")
         p.set_defaults(func=func)

@@ -125,9 +125,13 @@ class Trainer:
     """Runs a `TrainConfig` (see the module docstring). `resume=True` continues from the
     run's latest checkpoint: weights, optimizer, schedule, RNG, task cursor."""
 
-    def __init__(self, config: TrainConfig, *, resume: bool = False, console: bool = True) -> None:
+    def __init__(self, config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
+                 console: bool = True) -> None:
+        if resume and overwrite:
+            raise ValueError("--resume and --overwrite contradict each other; pick one")
         self.config = config
         self.resume = resume
+        self.overwrite = overwrite
         self.console = console
         self.run_dir = config.run_path
         self.state: dict[str, Any] = {"step": 0, "version": 0, "task_cursor": 0, "sft_done": False, "evals": {}}
@@ -281,7 +285,7 @@ class Trainer:
 
         cfg = self.config
         started = time.perf_counter()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_run_dir()
         (self.run_dir / "config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
         _seed_everything(cfg.seed)
         checkpoint = latest_checkpoint(self.run_dir) if self.resume else None
@@ -334,6 +338,19 @@ class Trainer:
         finally:
             log_.close()
         return self._summary(started)
+
+    def _prepare_run_dir(self) -> None:
+        """A fresh run never mixes with an old one's metrics and trajectories."""
+        used = [name for name in ("metrics.jsonl", "trajectories.jsonl", "checkpoints") if (self.run_dir / name).exists()]
+        if used and not self.resume:
+            if not self.overwrite:
+                raise FileExistsError(f"{self.run_dir} already holds a run ({', '.join(used)}); pass --resume to "
+                                      "continue it, --overwrite to start over, or another run_dir=")
+            for name in ("metrics.jsonl", "trajectories.jsonl", "demos.jsonl", "summary.json", "reward_curve.png"):
+                (self.run_dir / name).unlink(missing_ok=True)
+            for name in ("checkpoints", "eval", "tensorboard", "exports", "sft-model"):
+                shutil.rmtree(self.run_dir / name, ignore_errors=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
 
     async def run_sft(self) -> Path:
         """Only the warm start: SFT the configured model, save it to RUN_DIR/sft-model."""
@@ -428,6 +445,7 @@ def _pad_id(tokenizer: Any) -> int:
     return int(pad if pad is not None else 0)
 
 
-def run_training(config: TrainConfig, *, resume: bool = False, console: bool = True) -> TrainSummary:
+def run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
+                 console: bool = True) -> TrainSummary:
     """Synchronous entry point (the CLI's)."""
-    return asyncio.run(Trainer(config, resume=resume, console=console).run())
+    return asyncio.run(Trainer(config, resume=resume, overwrite=overwrite, console=console).run())

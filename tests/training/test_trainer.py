@@ -56,6 +56,8 @@ def test_train_writes_metrics_checkpoints_plot_and_resumes(tmp_path: Path) -> No
     assert ckpt is not None and load_checkpoint(ckpt).trainer_state["step"] == 2
     assert json.loads((run / "summary.json").read_text())["steps"] == 2
 
+    with pytest.raises(FileExistsError, match="--resume to continue"):
+        run_training(_config(run, steps=3), console=False)
     resumed = run_training(_config(run, steps=3), resume=True, console=False)
     assert resumed.steps == 3
     assert [r["step"] for r in read_metrics(run)] == [1, 2, 3]
