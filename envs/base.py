@@ -21,7 +21,7 @@ import gymnasium
 
 from envs._sync import LoopThread
 from envs.spaces import MessagesSpace, TextActionSpace
-from envs.types import Message
+from envs.types import Message, message_text
 
 StepResult = tuple[list[Message], float, bool, bool, dict[str, Any]]
 
@@ -93,4 +93,4 @@ class TextEnv(gymnasium.Env[list[Message], str], abc.ABC):
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        return "\n".join(f"[{m['role']}] {m['content']}" for m in self.transcript)
+        return "\n".join(f"[{m['role']}] {message_text(m)}" for m in self.transcript)

@@ -46,8 +46,20 @@ class TextActionSpace(spaces.Space[str]):
         return isinstance(other, TextActionSpace) and other.max_length == self.max_length
 
 
+def _valid_content(content: Any) -> bool:
+    """A string, or a list of OpenAI content parts (text and image_url; GUI observations)."""
+    if isinstance(content, str):
+        return True
+    return isinstance(content, list) and all(
+        isinstance(p, dict) and ((p.get("type") == "text" and isinstance(p.get("text"), str))
+                                 or (p.get("type") == "image_url" and isinstance(p.get("image_url"), dict)
+                                     and isinstance(p["image_url"].get("url"), str)))
+        for p in content)
+
+
 class MessagesSpace(spaces.Space[list]):
-    """A list of chat messages: dicts with a `role` and a string `content`."""
+    """A list of chat messages: dicts with a `role` and a `content` that is a string or a
+    list of text / image_url parts."""
 
     def __init__(self, seed: int | np.random.Generator | None = None) -> None:
         super().__init__(shape=None, dtype=None, seed=seed)
@@ -67,9 +79,7 @@ class MessagesSpace(spaces.Space[list]):
     def contains(self, x: Any) -> bool:
         if not isinstance(x, list):
             return False
-        return all(
-            isinstance(m, dict) and m.get("role") in _ROLES and isinstance(m.get("content"), str) for m in x
-        )
+        return all(isinstance(m, dict) and m.get("role") in _ROLES and _valid_content(m.get("content")) for m in x)
 
     def __repr__(self) -> str:
         return "MessagesSpace()"

@@ -15,13 +15,37 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 class Message(TypedDict):
-    """One chat message (OpenAI / HF chat-template shape)."""
+    """One chat message (OpenAI / HF chat-template shape).
+
+    `content` is a string, or — for observations that carry images (GUI envs) — a list
+    of OpenAI content parts: `{"type": "text", "text": ...}` and
+    `{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`
+    (`text_part`, `image_part`; `message_text` reads the text of either form).
+    """
 
     role: Role
-    content: str
+    content: str | list[dict[str, Any]]
     name: NotRequired[str]  # tool name, on `tool` messages
     tool_call_id: NotRequired[str]  # pairs a `tool` message with its call
     tool_calls: NotRequired[list[dict[str, Any]]]  # on `assistant` messages
+
+
+def text_part(text: str) -> dict[str, Any]:
+    """An OpenAI text content part."""
+    return {"type": "text", "text": text}
+
+
+def image_part(png_b64: str, mime: str = "image/png") -> dict[str, Any]:
+    """An OpenAI image content part holding the image inline as a data URL."""
+    return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{png_b64}"}}
+
+
+def message_text(message: Message) -> str:
+    """The text of a message, its image parts left out (for text-only consumers)."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
 
 
 def system(content: str) -> Message:

@@ -27,6 +27,7 @@ from envs.errors import EnvConfigError
 from envs.parsing.answer import AnswerTagParser
 from envs.parsing.base import ActionParser, ParsedAction
 from envs.parsing.browsergym import BrowserGymParser
+from envs.parsing.gui import GuiParser
 from envs.parsing.composite import AnswerParser, CompositeParser, ToolCallParser
 from envs.parsing.fenced import FencedCodeParser
 from envs.parsing.hermes import HermesParser, render_tool_call
@@ -58,6 +59,7 @@ PARSERS.register("sql", SqlTagParser)  # SkyRL-SQL: <sql>query</sql> runs execut
 PARSERS.register("solution", SolutionTagParser)  # SkyRL-SQL: <solution>final query</solution>
 PARSERS.register("browsergym", BrowserGymParser)  # BrowserGym: click("12"), fill("7", "text")
 PARSERS.register("webshop", WebShopParser)  # WebShop: search[query], click[value]
+PARSERS.register("gui", GuiParser)  # OSWorld computer_13 JSON actions and pyautogui calls
 
 
 def make_parser(spec: str) -> ActionParser:

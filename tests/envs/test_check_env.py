@@ -13,7 +13,12 @@ import envs
 
 
 def _needs(env_id: str) -> list[pytest.MarkDecorator]:
-    """Web envs need the browser (`make setup` installs it); elsewhere they skip, saying so."""
+    """Web envs need the browser, GUI envs Xvfb (`make setup` installs both); elsewhere they
+    skip, saying so."""
+    if env_id.startswith("gui-"):
+        from tests.gui.conftest import HAVE_DESKTOP
+
+        return [pytest.mark.skipif(not HAVE_DESKTOP, reason="needs Xvfb, xdotool, tkinter and mss (`make setup`)")]
     if not env_id.startswith("web-"):
         return []
     from tool_servers.browser.config import DEFAULT_CHROMIUM

@@ -143,6 +143,8 @@ class DesktopToolServer(ToolServer):
                  act(lambda s, _a: self._finish(s, "done"))),
             Tool("fail", "Declare the task infeasible (OSWorld FAIL); ends the episode.", NoArgs,
                  act(lambda s, _a: self._finish(s, "fail"))),
+            Tool("observe", "Observe the screen in the session's observation mode, without acting.", NoArgs,
+                 self._observe),
             Tool("screenshot", "Observe the screen (PNG, base64 in data) without acting.", NoArgs, self._screenshot),
             Tool("a11y_tree", "Observe the accessibility tree without acting.", NoArgs, self._a11y_tree),
         ]
@@ -241,6 +243,9 @@ class DesktopToolServer(ToolServer):
             data["screenshot_png"] = await session.display.screenshot_b64()
         text = f"{result}\n\n{tree}" if mode in ("a11y", "screenshot_a11y") else result
         return ToolOutput(text, is_error=bool(error_kind), data=data)
+
+    async def _observe(self, session: DesktopSession, _args: NoArgs) -> ToolOutput:
+        return await self._answer(session, "Observed the screen.")
 
     async def _screenshot(self, session: DesktopSession, _args: NoArgs) -> ToolOutput:
         return await self._answer(session, "Screenshot taken.", mode="screenshot")

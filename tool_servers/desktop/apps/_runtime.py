@@ -58,6 +58,7 @@ def describe(root: tk.Tk) -> list[dict[str, Any]]:
         elif cls == "Checkbutton":
             variable = _option(widget, "variable")
             states.append("checked" if variable and str(widget.getvar(variable)) in ("1", "True") else "unchecked")
+        text = getattr(widget, "_a11y_text", lambda: text)()  # e.g. a drop-down's current value
         states.extend(getattr(widget, "_a11y_states", lambda: [])())
         if widget is focus:
             states.append("focused")

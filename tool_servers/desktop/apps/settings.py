@@ -58,6 +58,7 @@ class DropDown:
         self.button = tk.Button(root, text=f"{value} ▾", width=12, anchor="w", command=self.toggle)
         self.button._a11y_tag = "combo-box"  # type: ignore[attr-defined]
         self.button._a11y_name = name  # type: ignore[attr-defined]
+        self.button._a11y_text = lambda: self.value  # type: ignore[attr-defined]
         self.button._a11y_states = lambda: ["expanded" if self.open else "collapsed"]  # type: ignore[attr-defined]
         self.button.grid(row=row, column=1, padx=8, pady=6, sticky="w")
         self.menu = tk.Frame(root, relief="raised", borderwidth=1)

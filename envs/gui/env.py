@@ -1,0 +1,187 @@
+"""The GUI environment: a Tk mini-app on a virtual display, seen as pixels and/or an a11y
+tree, acted on with OSWorld JSON actions or pyautogui calls.
+
+Observations are chat messages. In the `screenshot` and `screenshot_a11y` modes
+(OSWorld's "screenshot" and "screenshot + a11y tree") the user message's content is a
+list of OpenAI parts: the text (goal, action result, optionally the tree) and an
+`image_url` part with the PNG as a data URL. In the `a11y` mode it is plain text, so a
+text-only policy can play. Actions are parsed (`envs.parsing.gui`), never executed as
+code; each becomes a desktop-server tool call.
+
+The episode ends when the agent says DONE (or FAIL) and is scored by the app's state
+checker, server-side (1 if the app's final state matches the goal, else 0); without it,
+truncation at `max_turns` (outcome 0). Step rewards (optional): `invalid_action_reward`
+for unparsable actions, `out_of_screen_reward` for points off the screen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from envs.base import StepResult
+from envs.errors import EnvConfigError
+from envs.gui.solvers import SOLVERS, Action
+from envs.gui.tasks import GuiTask, load_tasks
+from envs.tool_env import StepRewards, ToolEnv
+from envs.types import Message, Turn, image_part, system, text_part, user
+from tool_servers.desktop.apps import app_module
+from tool_servers.schemas import ToolSpec
+from tool_servers.types import ToolCall, ToolResult
+
+ObservationMode = Literal["screenshot", "a11y", "screenshot_a11y"]
+ActionFormat = Literal["pyautogui", "json"]
+MODES = ("screenshot", "a11y", "screenshot_a11y")
+
+SYSTEM_PROMPT = """\
+You are an agent operating a computer's graphical interface to accomplish a goal. The \
+screen is {width}x{height} pixels; (0, 0) is the top-left corner. After each action you see \
+its result and {seen}. Act with pyautogui calls, e.g. pyautogui.click(120, 245), \
+pyautogui.doubleClick(120, 245), pyautogui.write("text"), pyautogui.press("enter"), \
+pyautogui.hotkey("ctrl", "a"), pyautogui.scroll(-3), pyautogui.dragTo(300, 200) — or with \
+OSWorld JSON actions, e.g. {{"action_type": "CLICK", "x": 120, "y": 245}}. Answer WAIT to \
+look again, DONE when the goal is achieved, FAIL if it cannot be done."""
+SEEN = {"screenshot": "a screenshot of the screen",
+        "a11y": "the accessibility tree (tag, name, text, class, description, position, size of each widget)",
+        "screenshot_a11y": "a screenshot and the accessibility tree (tag, name, text, class, description, "
+                           "position, size of each widget)"}
+
+
+def render_action(action: Action, action_format: str = "pyautogui") -> str:
+    """A desktop tool call written as the model would (scripted agents use it)."""
+    name, args = action
+    if action_format == "json":
+        kinds = {"click": "CLICK", "type": "TYPING", "key": "HOTKEY", "done": "DONE", "fail": "FAIL",
+                 "wait": "WAIT", "move": "MOVE_TO", "drag": "DRAG_TO", "double_click": "DOUBLE_CLICK"}
+        body: dict[str, Any] = {"action_type": kinds[name]}
+        if name == "key":
+            body["keys"] = args["combo"].split("+")
+        else:
+            body.update({k: v for k, v in args.items() if k != "combo"})
+        return json.dumps(body)
+    if name in ("done", "fail", "wait"):
+        return name.upper()
+    if name == "click":
+        return f"pyautogui.click({args['x']}, {args['y']})"
+    if name == "type":
+        return f"pyautogui.write({json.dumps(args['text'], ensure_ascii=False)})"
+    if name == "key":
+        keys = args["combo"].split("+")
+        quoted = ", ".join(json.dumps(k) for k in keys)
+        return f"pyautogui.hotkey({quoted})" if len(keys) > 1 else f"pyautogui.press({quoted})"
+    pyautogui = {"move": "moveTo", "drag": "dragTo", "double_click": "doubleClick"}
+    return f"pyautogui.{pyautogui[name]}({args['x']}, {args['y']})"
+
+
+class GuiEnv(ToolEnv[GuiTask]):
+    """Desktop mini-app tasks; see the module docstring.
+
+    Args:
+        tasks: "desktop" (every mini-app), a list of app names, or `GuiTask`s.
+        variants: goals per app.
+        observation: "screenshot", "a11y" or "screenshot_a11y".
+        action_format: how scripted agents write actions ("pyautogui" or "json"); the
+            parser reads both either way.
+        invalid_action_reward / out_of_screen_reward: step rewards (e.g. -0.1).
+        **kwargs: `ToolEnv` options (max_turns, server_url, tool_client, server_options, ...).
+    """
+
+    tool_server = "desktop"
+
+    def __init__(self, tasks: str | Sequence[str] | Sequence[GuiTask] = "desktop", *, variants: int = 20,
+                 observation: ObservationMode = "screenshot_a11y", action_format: ActionFormat = "pyautogui",
+                 invalid_action_reward: float = 0.0, out_of_screen_reward: float = 0.0, max_turns: int = 30,
+                 max_tool_calls_per_turn: int = 5, tool_schemas_in_prompt: bool = False, **kwargs: Any) -> None:
+        if observation not in MODES:
+            raise EnvConfigError(f"observation must be one of {', '.join(MODES)}, got {observation!r}")
+        if action_format not in ("pyautogui", "json"):
+            raise EnvConfigError(f"action_format must be 'pyautogui' or 'json', got {action_format!r}")
+        kwargs.setdefault("step_rewards", StepRewards(invalid_action=invalid_action_reward))
+        self.observation, self.action_format = observation, action_format
+        self.out_of_screen_reward = float(out_of_screen_reward)
+        super().__init__(load_tasks(tasks, variants=variants), parser="gui", max_turns=max_turns,
+                         max_tool_calls_per_turn=max_tool_calls_per_turn,
+                         tool_schemas_in_prompt=tool_schemas_in_prompt, **kwargs)
+        self.last_data: dict[str, Any] = {}
+
+    # ---- ToolEnv hooks ----------------------------------------------------------------
+    def task_id(self, task: GuiTask) -> str:
+        return task.task_id
+
+    def initial_messages(self, task: GuiTask, tools: list[ToolSpec]) -> list[Message]:
+        return []  # the system prompt needs the screen size: built in areset
+
+    def session_params(self, task: GuiTask) -> dict[str, Any]:
+        return {"app": task.app, "seed": task.seed, "observation": self.observation}
+
+    def evaluate_payload(self, task: GuiTask, answer: str) -> dict[str, Any]:
+        return {}
+
+    # ---- observations -----------------------------------------------------------------
+    def _observation(self, text: str) -> Message:
+        """A user message: the text (with the tree in a11y modes, already in `text`) and,
+        in screenshot modes, the PNG as an image part."""
+        shot = self.last_data.get("screenshot_png")
+        if self.observation == "a11y" or not shot:
+            return user(text)
+        return {"role": "user", "content": [text_part(text), image_part(str(shot))]}
+
+    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+                     ) -> tuple[list[Message], dict[str, Any]]:
+        messages, info = await super().areset(seed=seed, options=options)
+        assert self._client is not None and self._session is not None
+        first = await self._client.call(self._session, ToolCall("observe", {}))
+        self.last_data = dict(first.data)
+        width, height = self.last_data.get("screen", [0, 0])
+        goal = str(self.last_data.get("goal", ""))
+        body = first.content.split("\n\n", 1)[1] if "\n\n" in first.content else ""
+        opening = [system(SYSTEM_PROMPT.format(width=width, height=height, seen=SEEN[self.observation])),
+                   self._observation(f"# Goal\n{goal}\n\n{body}".rstrip())]
+        messages.extend(opening)
+        self.transcript.extend(dict(m) for m in opening)  # type: ignore[misc]  # copies of TypedDicts
+        info["goal"], info["screen"] = goal, [width, height]
+        return messages, info
+
+    def format_tool_result(self, result: ToolResult) -> Message:
+        """The action's one-line result; the screen is added to the turn's last message."""
+        line = result.content.split("\n\n", 1)[0]
+        if result.data.get("error_kind") == "out_of_screen" and self.out_of_screen_reward:
+            turn = self.turns[-1]
+            turn.reward_parts["step/out_of_screen"] = (turn.reward_parts.get("step/out_of_screen", 0.0)
+                                                       + self.out_of_screen_reward)
+            turn.step_reward += self.out_of_screen_reward
+        return user(f"Action result: {line}")
+
+    async def _run_tools(self, turn: Turn, calls: list[ToolCall]) -> StepResult:
+        observation, reward, terminated, truncated, info = await super()._run_tools(turn, calls)
+        last = next((r for r in reversed(turn.tool_results) if "elements" in r.data), None)
+        if last is not None:
+            self.last_data = dict(last.data)
+        if any(result.data.get("done") for result in turn.tool_results):
+            return await self._finish(turn, "")
+        if observation and last is not None:
+            lines = [str(m["content"]) for m in observation]
+            tree = last.content.split("\n\n", 1)[1] if "\n\n" in last.content else ""
+            merged = self._observation("\n".join(lines) + (f"\n\n{tree}" if tree else ""))
+            observation = [merged]
+            turn.observation = [dict(merged)]  # type: ignore[list-item]
+        return observation, reward, terminated, truncated, info
+
+    # ---- scripted agents --------------------------------------------------------------
+    def scripted_next_action(self, kind: str = "reference") -> str:
+        """The scripted agent's next action from the current screen's elements (closed loop)."""
+        task = self.task
+        if task is None:
+            raise EnvConfigError("scripted actions need a task: call reset() first")
+        if kind not in ("reference", "wrong"):
+            raise EnvConfigError(f"unknown scripted action kind {kind!r}; use 'reference' or 'wrong'")
+        target = task.goal()["target"]
+        if kind == "wrong":
+            target = app_module(task.app).wrong_target(target)
+        action = SOLVERS[task.app](target, list(self.last_data.get("elements", [])))
+        return render_action(action, self.action_format)
+
+    def scripted_actions(self, kind: str = "reference") -> list[str]:
+        """The next scripted action (see `scripted_next_action`), as a one-step script."""
+        return [self.scripted_next_action(kind)]
