@@ -19,6 +19,7 @@ from typing import Any
 
 import envs
 from agent_rl.agents import Agent, make_agent
+from agent_rl.images import image_store_for
 from envs.base import TextEnv
 from envs.tool_env import INFRA_ERRORS, ToolEnv
 from tool_servers import ToolClient
@@ -143,6 +144,7 @@ async def evaluate(env_id: str, agent_name: str, *, n: int = 1, limit: int | Non
             jobs.put_nowait((task_index, sample))
     records: list[EpisodeRecord] = []
     writer = out.open("a", encoding="utf-8") if out is not None else None
+    images = image_store_for(out) if out is not None else None  # screenshots: once, by hash, beside the file
     started = time.perf_counter()
 
     async def worker() -> None:
@@ -153,7 +155,8 @@ async def evaluate(env_id: str, agent_name: str, *, n: int = 1, limit: int | Non
                 record = await run_episode(env, agent, task_index=task_index, sample=sample,
                                            seed=seed + task_index * 1000 + sample)
                 records.append(record)
-                if writer is not None:
+                if writer is not None and images is not None:
+                    record.messages = images.externalize(record.messages)
                     writer.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
                     writer.flush()
                 if on_episode is not None:
