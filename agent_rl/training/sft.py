@@ -63,7 +63,7 @@ def sft_train(model: nn.Module, demos: Sequence[Trajectory], config: SFTConfig, 
             loss_sum = 0.0
             device_batch = batch.to(target)
             for micro in plan_micro_batches(batch.attention_mask_BT.sum(dim=1).tolist(), config.micro_batch_tokens):
-                scores = score_rows(model, device_batch, micro)
+                scores = score_rows(model, device_batch, micro, loss_positions_only=True)
                 mask = device_batch.loss_mask_BT[torch.tensor(micro, device=target)]
                 loss = -(scores.logprobs_BT * mask).sum() / tokens
                 loss.backward()
