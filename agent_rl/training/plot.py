@@ -39,8 +39,8 @@ def plot_reward_curve(run_dir: str | Path, out: str | Path | None = None, *, tit
             ax.plot(steps, [t if t is not None else float("nan") for t in tools], color="tab:green",
                     linestyle="--", label="tool calls / episode")
     if evals:
-        ax.plot([r["step"] for r in evals], [r["eval/pass_at_1"] for r in evals], "o-", color="tab:red",
-                label="held-out pass@1")
+        ax.plot([r["step"] for r in evals], [r["eval/pass_at_1"] for r in evals], "o", color="tab:red",
+                label="held-out pass@1 (each evaluation)")
     ax.set_xlabel("training step")
     ax.set_ylabel("reward / rate")
     ax.set_title(title or f"agent-rl: {Path(run_dir).name}")
