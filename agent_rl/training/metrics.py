@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsLogger", "read_metrics"]
+__all__ = ["MetricsLogger", "read_metrics", "truncate_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +76,26 @@ def read_metrics(run_dir: str | Path, phase: str | None = "train") -> list[dict[
         if phase is None or row.get("phase") == phase:
             rows.append(row)
     return rows
+
+
+def truncate_metrics(run_dir: str | Path, step: int) -> int:
+    """Drop logged rows after `step` (a resumed run redoes those steps); returns how many.
+    The file is rewritten through a temporary file and an atomic rename."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            dropped += 1
+            continue
+        if row.get("phase") in ("train", "eval") and int(row.get("step", 0)) > step:
+            dropped += 1
+        else:
+            kept.append(line)
+    tmp = path.with_name(".metrics.jsonl.tmp")
+    tmp.write_text("".join(f"{line}\n" for line in kept))
+    tmp.replace(path)
+    return dropped

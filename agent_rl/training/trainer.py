@@ -57,7 +57,7 @@ from agent_rl.rollout import (
 )
 from agent_rl.training.config import TrainConfig
 from agent_rl.training.demos import collect_demonstrations
-from agent_rl.training.metrics import MetricsLogger
+from agent_rl.training.metrics import MetricsLogger, truncate_metrics
 from agent_rl.training.sft import sft_train
 from agent_rl.training.tasks import TaskStream
 from agent_rl.trajectory_io import TrajectoryWriter, read_trajectories
@@ -298,7 +298,9 @@ class Trainer:
         loaded = load_checkpoint(checkpoint) if checkpoint else None
         if loaded is not None:
             self.state.update(loaded.trainer_state)
-            self.say(f"resuming from {checkpoint} (step {self.state['step']}, weights v{self.state['version']})")
+            redone = truncate_metrics(self.run_dir, self.state["step"])
+            self.say(f"resuming from {checkpoint} (step {self.state['step']}, weights v{self.state['version']}"
+                     + (f"; {redone} logged rows after it are dropped and redone)" if redone else ")"))
         log_ = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard, console=self.console)
         try:
             if cfg.sft is not None and not self.state["sft_done"]:

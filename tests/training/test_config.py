@@ -76,3 +76,12 @@ def test_cli_reports_bad_override_in_one_line() -> None:
     result = run_cli("train", str(REPO / "configs" / "quickstart.yaml"), "rollout.group_size=0", "--dry-run")
     assert result.returncode == 2
     assert "rollout.group_size" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_takes_overrides_after_flags() -> None:
+    result = run_cli("train", str(REPO / "configs" / "quickstart.yaml"), "--dry-run", "steps=7", "rollout.group_size=4")
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    assert resolved["steps"] == 7 and resolved["rollout"]["group_size"] == 4
+    bad = run_cli("train", str(REPO / "configs" / "quickstart.yaml"), "--dry-run", "--bogus")
+    assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
