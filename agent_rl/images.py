@@ -37,7 +37,7 @@ from agent_rl.errors import AgentRLError
 
 __all__ = ["ImageStore", "ImageStoreError", "image_store_for"]
 
-_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.S)
+_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL)
 _REF = re.compile(r"^sha256:([0-9a-f]{64})$")
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
 

@@ -27,9 +27,9 @@ from envs.errors import EnvConfigError
 from envs.parsing.answer import AnswerTagParser
 from envs.parsing.base import ActionParser, ParsedAction
 from envs.parsing.browsergym import BrowserGymParser
-from envs.parsing.gui import GuiParser
 from envs.parsing.composite import AnswerParser, CompositeParser, ToolCallParser
 from envs.parsing.fenced import FencedCodeParser
+from envs.parsing.gui import GuiParser
 from envs.parsing.hermes import HermesParser, render_tool_call
 from envs.parsing.reasoning import split_reasoning
 from envs.parsing.search import SearchTagParser, render_search

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +44,7 @@ _KEYWORD = re.compile(r"(?<![\w\"'])(WAIT|DONE|FAIL)(?![\w\"'])")
 
 
 def _number(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) > 1e6:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) or abs(value) > 1e6:
         raise ParseError(f"{what} must be a number of pixels, got {value!r}")
     return round(value)
 

@@ -16,7 +16,12 @@ from PIL import Image, ImageChops
 from tests.gui.conftest import alive, needs_desktop, server_of
 from tool_servers import ToolClient, create_app
 from tool_servers.desktop.a11y import HEADER, center
-from tool_servers.errors import BadArgumentsError, InternalServerError, ServerBusyError, UnknownSessionError
+from tool_servers.errors import (
+    BadArgumentsError,
+    InternalServerError,
+    ServerBusyError,
+    UnknownSessionError,
+)
 from tool_servers.types import ToolCall
 
 pytestmark = [needs_desktop, pytest.mark.asyncio(loop_scope="session")]

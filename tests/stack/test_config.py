@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.server
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -38,7 +40,7 @@ def test_default_definition_has_every_registered_tool_server_and_an_optional_tra
     tool_servers = {s.server or n for n, s in cfg.services.items() if s.kind == "tool_server"}
     assert {"code", "sql", "search", "browser"} <= tool_servers
     assert set(TOOL_SERVERS.names()) <= tool_servers, "a registered tool server is missing from stack.yaml"
-    assert cfg.selected() == ["model", "code", "sql", "search", "browser"]  # trainer off by default
+    assert cfg.selected() == ["model", "code", "sql", "search", "browser", "desktop"]  # trainer off by default
     assert cfg.selected(with_=["trainer"])[-1] == "trainer"  # after everything it depends on
     assert cfg.selected(only=["trainer"]) == ["model", "code", "sql", "search", "trainer"]
     assert all(s.health.path == "/health" for s in cfg.services.values() if s.health.kind == "http")
@@ -102,13 +104,13 @@ def test_cli_reports_bad_definitions_in_one_line(tmp_path: Path) -> None:
 
 def test_plan_skips_tool_servers_this_host_cannot_run(tmp_path: Path) -> None:
     cfg = config(code={"kind": "tool_server", "port": 1},
-                 desktop={"kind": "tool_server", "port": 2},
-                 agent={"kind": "command", "command": ["true"], "port": 3, "depends_on": ["desktop", "code"]})
+                 holodeck={"kind": "tool_server", "port": 2},
+                 agent={"kind": "command", "command": ["true"], "port": 3, "depends_on": ["holodeck", "code"]})
     plan = build_plan(cfg, tmp_path)
     by_name = {i.name: i for i in plan.instances}
     assert by_name["code"].skipped is None
-    assert "tool server 'desktop' is not registered" in (by_name["desktop"].skipped or "")
-    assert by_name["agent"].skipped == "needs desktop, which is skipped"
+    assert "tool server 'holodeck' is not registered" in (by_name["holodeck"].skipped or "")
+    assert by_name["agent"].skipped == "needs holodeck, which is skipped"
     assert by_name["agent"].env[url_variable("code")] == "http://127.0.0.1:1"
     assert by_name["code"].argv[-5:] == ["code", "--host", "127.0.0.1", "--port", "1"]
 
@@ -158,6 +160,11 @@ def test_healthcheck_module() -> None:
         server.shutdown()
         server.server_close()
     assert healthcheck([f"{base}/health"]) == 1  # nothing listens any more
-    assert healthcheck(["--cmdline", "pytest"]) == 0
+    probe = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "agent-rl-health-probe"])
+    try:  # another process (the check skips its own, which is this test's)
+        assert healthcheck(["--cmdline", "agent-rl-health-probe"]) == 0
+    finally:
+        probe.kill()
+        probe.wait()
     assert healthcheck(["--cmdline", "no-such-program-xyz"]) == 1
     assert healthcheck([]) == 2

@@ -6,7 +6,7 @@ node, with the text quoted and position/size as `(x, y)` / `(w, h)`; a text poli
 instead of pixels. Our elements come from Tk introspection (`apps/_runtime.py`).
 
 >>> print(linearize([{"tag": "push-button", "name": "OK", "text": "", "class": "Button",
-...                   "description": "", "x": 5, "y": 6, "w": 40, "h": 20}]))
+...                   "description": "", "x": 5, "y": 6, "w": 40, "h": 20}]))  # doctest: +NORMALIZE_WHITESPACE
 tag	name	text	class	description	position (top-left x&y)	size (w&h)
 push-button	OK	""	Button		(5, 6)	(40, 20)
 """

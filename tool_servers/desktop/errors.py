@@ -21,7 +21,12 @@ session's processes are already gone when the error is raised.
 from __future__ import annotations
 
 from sandbox.errors import AgentRLError
-from tool_servers.errors import BadArgumentsError, InternalServerError, ServerBusyError, ToolServerInfraError
+from tool_servers.errors import (
+    BadArgumentsError,
+    InternalServerError,
+    ServerBusyError,
+    ToolServerInfraError,
+)
 
 
 class DesktopConfigError(AgentRLError, ValueError):

@@ -14,7 +14,7 @@ import tkinter as tk
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _runtime import Host  # noqa: E402
+from _runtime import Host
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ def describe(root: tk.Tk) -> list[dict[str, Any]]:
             variable = _option(widget, "variable")
             states.append("checked" if variable and str(widget.getvar(variable)) in ("1", "True") else "unchecked")
         text = getattr(widget, "_a11y_text", lambda: text)()  # e.g. a drop-down's current value
-        states.extend(getattr(widget, "_a11y_states", lambda: [])())
+        states.extend(getattr(widget, "_a11y_states", list)())
         if widget is focus:
             states.append("focused")
         if _option(widget, "state") == "disabled":
@@ -100,7 +100,7 @@ class Host:
                         break
                     raw += chunk
                 reply = self.handle(json.loads(raw or b"{}"))
-            except Exception as exc:  # a bad request must not kill the app
+            except Exception as exc:  # noqa: BLE001  (a bad request must not kill the app)
                 reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             conn.sendall(json.dumps(reply).encode() + b"\n")
 
