@@ -88,6 +88,22 @@ class TrainSummary:
         return "\n".join(rows)
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas before the engine and learner threads start.
+
+    Why: glibc gives each thread that allocates its own arena, and freed tensor memory
+    stays in the arena that held it. With an engine thread, a learner thread and asyncio's
+    worker threads, a SmolLM2-135M run grew to 21 GB RSS here; with 2 arenas it stayed at
+    ~10 GB. Same effect as `MALLOC_ARENA_MAX=2`. A no-op (False) off glibc."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-8, arenas))  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -285,6 +301,7 @@ class Trainer:
 
         cfg = self.config
         started = time.perf_counter()
+        limit_malloc_arenas()
         self._prepare_run_dir()
         (self.run_dir / "config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
         _seed_everything(cfg.seed)
