@@ -5,6 +5,7 @@ no processes left behind."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
@@ -114,6 +115,10 @@ async def test_killed_display_or_app_is_infrastructure_and_leaves_nothing(deskto
     with pytest.raises(InternalServerError, match="gone|answer|failed"):
         for _ in range(3):  # the first call may race the process's death
             await desktop_client.call(sid, ToolCall("click", {"x": 10, "y": 10}))
+    for _ in range(100):  # the teardown may still be finishing when the error is answered (≤ 5 s)
+        if not any(alive(pid) for pid in pids) and not os.path.exists(workdir):
+            break
+        await asyncio.sleep(0.05)
     assert not any(alive(pid) for pid in pids) and not os.path.exists(workdir)
     await desktop_client.delete_session(sid)
     assert session not in server_of(desktop_client).live
