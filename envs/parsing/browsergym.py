@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from envs.errors import ParseError
+from envs.parsing._calls import read_call
 from envs.parsing.composite import ToolCallParser
 from tool_servers.types import ToolCall
 
@@ -103,19 +104,11 @@ def _literal(node: ast.expr) -> Any:
 
 def _read_call(text: str, start: int) -> tuple[ast.Call, int]:
     """The call expression beginning at `start` and the index after it."""
-    close = start
-    for _ in range(200):
-        close = text.find(")", close + 1)
-        if close == -1 or close - start > MAX_CALL_CHARS:
-            break
-        try:
-            tree = ast.parse(text[start:close + 1].strip(), mode="eval")
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            continue
-        if isinstance(tree.body, ast.Call):
-            return tree.body, close + 1
-    name = text[start:text.find("(", start)]
-    raise ParseError(f"the call {name}(...) is not closed or not valid; write actions like {EXAMPLES}")
+    found = read_call(text, start, max_chars=MAX_CALL_CHARS)
+    if found is None:
+        name = text[start:text.find("(", start)]
+        raise ParseError(f"the call {name}(...) is not closed or not valid; write actions like {EXAMPLES}")
+    return found
 
 
 def _to_tool_call(call: ast.Call) -> ToolCall:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from envs.errors import ParseError
+from envs.parsing._calls import read_call
 from envs.parsing.composite import ToolCallParser
 from tool_servers.types import ToolCall
 
@@ -160,26 +161,18 @@ def _literal(node: ast.expr) -> Any:
 def _pyautogui_call(text: str, start: int, name: str) -> tuple[list[ToolCall], int]:
     if name not in PYAUTOGUI:
         raise ParseError(f"pyautogui.{name} is not supported; use one of: {', '.join(PYAUTOGUI)}")
-    close = start
-    for _ in range(100):
-        close = text.find(")", close + 1)
-        if close == -1 or close - start > MAX_CALL_CHARS:
-            break
+    found = read_call(text, start, max_chars=MAX_CALL_CHARS, max_tries=100)
+    if found is not None:
+        call, end = found
+        args = [_literal(a) for a in call.args]
+        if any(k.arg is None for k in call.keywords):
+            raise ParseError("pyautogui calls take no **kwargs")
+        kwargs = {k.arg: _literal(k.value) for k in call.keywords if k.arg is not None}
         try:
-            tree = ast.parse(text[start:close + 1].strip(), mode="eval")
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            continue
-        if isinstance(tree.body, ast.Call):
-            call = tree.body
-            args = [_literal(a) for a in call.args]
-            if any(k.arg is None for k in call.keywords):
-                raise ParseError("pyautogui calls take no **kwargs")
-            kwargs = {k.arg: _literal(k.value) for k in call.keywords if k.arg is not None}
-            try:
-                built = PYAUTOGUI[name](*args, **kwargs)
-            except TypeError:
-                raise ParseError(f"pyautogui.{name}() got the wrong arguments; examples: {EXAMPLES}") from None
-            return (built if isinstance(built, list) else [built]), close + 1
+            built = PYAUTOGUI[name](*args, **kwargs)
+        except TypeError:
+            raise ParseError(f"pyautogui.{name}() got the wrong arguments; examples: {EXAMPLES}") from None
+        return (built if isinstance(built, list) else [built]), end
     raise ParseError(f"the call pyautogui.{name}(...) is not closed or not valid; e.g. {EXAMPLES}")
 
 
