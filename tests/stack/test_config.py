@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,11 @@ def test_healthcheck_module() -> None:
     assert healthcheck([f"{base}/health"]) == 1  # nothing listens any more
     probe = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "agent-rl-health-probe"])
     try:  # another process (the check skips its own, which is this test's)
+        for _ in range(100):  # until the child has exec'd: before that its cmdline is ours
+            with open(f"/proc/{probe.pid}/cmdline", "rb") as handle:
+                if b"agent-rl-health-probe" in handle.read():
+                    break
+            time.sleep(0.05)
         assert healthcheck(["--cmdline", "agent-rl-health-probe"]) == 0
     finally:
         probe.kill()
