@@ -58,7 +58,7 @@ register("web-shop-v0", "envs.web.env:WebEnv", tasks="minishop",
 register("web-shop-text-v0", "envs.web.env:WebEnv", tasks="minishop", action_format="webshop",
          description="MiniShop in WebShop's text mode: [SEP] observations, search[...] / click[...] actions")
 register("gui-desktop-v0", "envs.gui.env:GuiEnv", tasks="desktop", observation="screenshot",
-         description="3 Tk mini-apps (form, settings, calculator; 20 goals each) on an Xvfb display; "
+         description="5 Tk mini-apps (form, settings, calculator, listview, rename; 20 goals each) on an Xvfb display; "
                      "screenshot observations; pyautogui / OSWorld JSON actions; app-state checker")
 register("gui-desktop-a11y-v0", "envs.gui.env:GuiEnv", tasks="desktop", observation="a11y",
          description="gui-desktop-v0 for text policies: OSWorld's linearised a11y tree instead of pixels")

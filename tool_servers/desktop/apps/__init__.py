@@ -19,7 +19,7 @@ from typing import Any
 
 APPS_DIR = Path(__file__).resolve().parent
 MAIN = APPS_DIR / "_main.py"
-APPS = ("form", "settings", "calculator")
+APPS = ("form", "settings", "calculator", "listview", "rename")
 
 
 def app_module(name: str) -> ModuleType:

@@ -70,11 +70,42 @@ def describe(root: tk.Tk) -> list[dict[str, Any]]:
                 "description": ", ".join(states), "x": widget.winfo_rootx(), "y": widget.winfo_rooty(),
                 "w": widget.winfo_width(), "h": widget.winfo_height(), "depth": depth,
             })
+        if cls == "Listbox":
+            for item in listbox_items(widget):  # type: ignore[arg-type]
+                elements.append({"id": len(elements), **item, "depth": depth + 1})
         for child in widget.winfo_children():
             visit(child, depth + 1)
 
     visit(root, 0)
     return elements
+
+
+def listbox_items(listbox: tk.Listbox) -> list[dict[str, Any]]:
+    """A Listbox's visible rows as `list-item` elements, each with its own on-screen box.
+
+    Tk draws a Listbox's rows itself (they are not widgets), so introspection alone would
+    show one opaque `list`; a grounded agent needs a box per row to click. The box spans the
+    row's full inner width (where a click selects it) and the line's height (`bbox`). Rows
+    scrolled out of view are left out, as a screen reader would. A Listbox may name its rows
+    with `_a11y_item(index) -> {"name", "text"}` (e.g. a file name and its size); by default
+    the name is the row's text.
+    """
+    inset = int(listbox.cget("borderwidth")) + int(listbox.cget("highlightthickness"))
+    left, top = listbox.winfo_rootx() + inset, listbox.winfo_rooty()
+    width = listbox.winfo_width() - 2 * inset
+    fields = getattr(listbox, "_a11y_item", None)
+    selected = set(listbox.curselection())
+    items: list[dict[str, Any]] = []
+    for index in range(listbox.size()):
+        box = listbox.bbox(index)
+        if not box:
+            continue
+        named = fields(index) if fields else {"name": str(listbox.get(index)), "text": ""}
+        states = ["selected"] if index in selected else []
+        items.append({"tag": "list-item", "name": named["name"], "text": named.get("text", ""),
+                      "class": "ListboxItem", "description": ", ".join(states),
+                      "x": left, "y": top + box[1], "w": width, "h": box[3]})
+    return items
 
 
 class Host:
