@@ -64,6 +64,9 @@ register("gui-desktop-a11y-v0", "envs.gui.env:GuiEnv", tasks="desktop", observat
          description="gui-desktop-v0 for text policies: OSWorld's linearised a11y tree instead of pixels")
 register("gui-desktop-screenshot-a11y-v0", "envs.gui.env:GuiEnv", tasks="desktop", observation="screenshot_a11y",
          description="gui-desktop-v0 with OSWorld's screenshot + a11y tree observation")
+register("gui-grounding-v0", "envs.gui.grounding.env:GroundingEnv", tasks="builtin",
+         description="ScreenSpot-format grounding: instruction + screenshot, one click, reward 1 inside the "
+                     "target's box; shipped set from Tk mini-apps and MiniWoB++ pages, or tasks=PATH")
 
 __all__ = [
     "EnvConfigError", "EnvError", "EnvSpec", "EpisodeStateError", "Message", "ParseError",

@@ -22,6 +22,7 @@ COMMANDS = [
     "agent_rl.cli.envs",
     "agent_rl.cli.serve",
     "agent_rl.cli.evaluate",
+    "agent_rl.cli.gui",
     "agent_rl.cli.sandbox",
     "agent_rl.cli.model",
     "agent_rl.cli.search",

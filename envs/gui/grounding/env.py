@@ -119,9 +119,10 @@ class GroundingEnv(TextEnv):
             raise EnvConfigError(f"point_scale must be > 0 (1 for [0, 1], 1000 for [0, 1000)) or None, "
                                  f"got {point_scale!r}")
         if isinstance(tasks, str | Path):
-            source = BUILTIN_DIR if str(tasks) == "builtin" else Path(tasks).expanduser()
-            samples = load_screenspot(source, image_dir=image_dir, bbox_format=bbox_format, normalized=normalized,
-                                      skip_invalid=skip_invalid)
+            builtin = str(tasks) == "builtin"  # written by `generate`: v1 boxes in pixels
+            samples = load_screenspot(BUILTIN_DIR if builtin else Path(tasks).expanduser(), image_dir=image_dir,
+                                      bbox_format="xywh" if builtin else bbox_format,
+                                      normalized=False if builtin else normalized, skip_invalid=skip_invalid)
         else:
             samples = list(tasks)
         if limit is not None:
