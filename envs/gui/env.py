@@ -11,7 +11,13 @@ code; each becomes a desktop-server tool call.
 The episode ends when the agent says DONE (or FAIL) and is scored by the app's state
 checker, server-side (1 if the app's final state matches the goal, else 0); without it,
 truncation at `max_turns` (outcome 0). Step rewards (optional): `invalid_action_reward`
-for unparsable actions, `out_of_screen_reward` for points off the screen.
+for unparsable actions, `out_of_screen_reward` for points off the screen, and
+`target_click_reward` for a left click inside the element the reference policy would
+click next on the screen the click was made on (the task knows its target, so the
+scripted solver names that element; see `solvers.target_element`). The bonus is dense
+shaping towards the goal: it rewards grounding (finding the right widget) before the
+whole task is solved, and only a click on the widget that makes progress from the current
+screen earns it, so repeating a click earns it only where the click is still progress.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ from typing import Any, Literal
 
 from envs.base import StepResult
 from envs.errors import EnvConfigError
-from envs.gui.solvers import SOLVERS, Action
+from envs.gui.solvers import SOLVERS, Action, target_element
 from envs.gui.tasks import GuiTask, load_tasks
 from envs.tool_env import StepRewards, ToolEnv
 from envs.types import Message, Turn, image_part, system, text_part, user
+from tool_servers.desktop.a11y import contains
 from tool_servers.desktop.apps import app_module
 from tool_servers.schemas import ToolSpec
 from tool_servers.types import ToolCall, ToolResult
@@ -83,7 +90,9 @@ class GuiEnv(ToolEnv[GuiTask]):
         observation: "screenshot", "a11y" or "screenshot_a11y".
         action_format: how scripted agents write actions ("pyautogui" or "json"); the
             parser reads both either way.
-        invalid_action_reward / out_of_screen_reward: step rewards (e.g. -0.1).
+        invalid_action_reward / out_of_screen_reward: step penalties (e.g. -0.1).
+        target_click_reward: step bonus (e.g. 0.1) for a left click inside the element the
+            reference policy would click next (`step/target_click`).
         **kwargs: `ToolEnv` options (max_turns, server_url, tool_client, server_options, ...).
     """
 
@@ -91,7 +100,8 @@ class GuiEnv(ToolEnv[GuiTask]):
 
     def __init__(self, tasks: str | Sequence[str] | Sequence[GuiTask] = "desktop", *, variants: int = 20,
                  observation: ObservationMode = "screenshot_a11y", action_format: ActionFormat = "pyautogui",
-                 invalid_action_reward: float = 0.0, out_of_screen_reward: float = 0.0, max_turns: int = 30,
+                 invalid_action_reward: float = 0.0, out_of_screen_reward: float = 0.0,
+                 target_click_reward: float = 0.0, max_turns: int = 30,
                  max_tool_calls_per_turn: int = 5, tool_schemas_in_prompt: bool = False, **kwargs: Any) -> None:
         if observation not in MODES:
             raise EnvConfigError(f"observation must be one of {', '.join(MODES)}, got {observation!r}")
@@ -100,6 +110,7 @@ class GuiEnv(ToolEnv[GuiTask]):
         kwargs.setdefault("step_rewards", StepRewards(invalid_action=invalid_action_reward))
         self.observation, self.action_format = observation, action_format
         self.out_of_screen_reward = float(out_of_screen_reward)
+        self.target_click_reward = float(target_click_reward)
         super().__init__(load_tasks(tasks, variants=variants), parser="gui", max_turns=max_turns,
                          max_tool_calls_per_turn=max_tool_calls_per_turn,
                          tool_schemas_in_prompt=tool_schemas_in_prompt, **kwargs)
@@ -144,14 +155,34 @@ class GuiEnv(ToolEnv[GuiTask]):
         return messages, info
 
     def format_tool_result(self, result: ToolResult) -> Message:
-        """The action's one-line result; the screen is added to the turn's last message."""
+        """The action's one-line result; the screen is added to the turn's last message.
+
+        Also where the per-call step rewards are added: `ToolEnv` has just appended the call
+        and its result to the turn, so the screen the call was made on is at hand."""
         line = result.content.split("\n\n", 1)[0]
-        if result.data.get("error_kind") == "out_of_screen" and self.out_of_screen_reward:
-            turn = self.turns[-1]
-            turn.reward_parts["step/out_of_screen"] = (turn.reward_parts.get("step/out_of_screen", 0.0)
-                                                       + self.out_of_screen_reward)
-            turn.step_reward += self.out_of_screen_reward
+        turn = self.turns[-1]
+        if result.data.get("error_kind") == "out_of_screen":
+            self._add_gui_step_reward(turn, "out_of_screen", self.out_of_screen_reward)
+        if self.target_click_reward and self._clicked_target(turn):
+            self._add_gui_step_reward(turn, "target_click", self.target_click_reward)
         return user(f"Action result: {line}")
+
+    def _add_gui_step_reward(self, turn: Turn, name: str, value: float) -> None:
+        if value:
+            turn.reward_parts[f"step/{name}"] = turn.reward_parts.get(f"step/{name}", 0.0) + value
+            turn.step_reward += value
+
+    def _clicked_target(self, turn: Turn) -> bool:
+        """Whether the turn's latest call is a left click inside the reference policy's next
+        target on the screen it was made on (the previous call's screen in this turn, else the
+        last observation)."""
+        call = turn.tool_calls[-1]
+        if call.name != "click" or call.arguments.get("button", "left") != "left" or self.task is None:
+            return False
+        before = next((r.data for r in reversed(turn.tool_results[:-1]) if "elements" in r.data), self.last_data)
+        element = target_element(self.task.app, self.task.goal()["target"], list(before.get("elements", [])))
+        x, y = call.arguments.get("x"), call.arguments.get("y")
+        return element is not None and isinstance(x, int) and isinstance(y, int) and contains(element, x, y)
 
     async def _run_tools(self, turn: Turn, calls: list[ToolCall]) -> StepResult:
         observation, reward, terminated, truncated, info = await super()._run_tools(turn, calls)

@@ -35,3 +35,12 @@ def linearize(elements: Sequence[dict[str, Any]]) -> str:
 def center(element: dict[str, Any]) -> tuple[int, int]:
     """The middle of an element's box (where a scripted click lands)."""
     return element["x"] + element["w"] // 2, element["y"] + element["h"] // 2
+
+
+def contains(element: dict[str, Any], x: int, y: int) -> bool:
+    """Whether a point lies in an element's box (left/top edges in, right/bottom edges out).
+
+    >>> contains({"x": 10, "y": 20, "w": 5, "h": 5}, 14, 20), contains({"x": 10, "y": 20, "w": 5, "h": 5}, 15, 20)
+    (True, False)
+    """
+    return element["x"] <= x < element["x"] + element["w"] and element["y"] <= y < element["y"] + element["h"]
