@@ -45,6 +45,8 @@ class Element:
     name: str
     value: str = ""
     states: tuple[str, ...] = ()
+    depth: int = 0
+    """Indentation of its line in the rendered tree (the pixel mode's element boxes carry it)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"bid": self.bid, "role": self.role, "name": self.name, "value": self.value,
@@ -138,7 +140,7 @@ def render_axtree(nodes: list[Mapping[str, Any]], bids: Mapping[int, str]) -> AX
             lines.append("\t" * depth + line)
             if bid is not None:
                 shown.add(bid)
-                elements.append(Element(bid, role, " ".join(name.split()), value, states))
+                elements.append(Element(bid, role, " ".join(name.split()), value, states, depth))
         next_parent = name if not skip else parent_name
         for child in reversed(node.get("childIds") or []):
             stack.append((str(child), child_depth, next_parent))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tool_servers.browser.axtree import AXTree, bids_by_backend_id, render_axtree
+from tool_servers.browser.boxes import element_boxes
 from tool_servers.browser.scripts import script
 
 if TYPE_CHECKING:
@@ -58,8 +59,14 @@ async def screenshot(page: Page, full_page: bool = False) -> str:
 
 
 async def observe(page: Page, cdp: CDPSession, mode: str, with_screenshot: bool = False) -> Observation:
-    """The observation `mode` asks for ("axtree", "text" or "webshop")."""
-    if mode == "axtree":
+    """The observation `mode` asks for ("axtree", "text", "webshop" or "pixels": the visible
+    elements' boxes, linearised as OSWorld's a11y tree, and always a screenshot)."""
+    if mode == "pixels":
+        from tool_servers.desktop.a11y import linearize
+
+        elements = await element_boxes(page, await axtree(page, cdp))
+        text, with_screenshot = linearize(elements), True
+    elif mode == "axtree":
         tree = await axtree(page, cdp)
         text, elements = tree.text, [e.to_dict() for e in tree.elements]
     elif mode == "webshop":

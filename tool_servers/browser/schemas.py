@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "BID_PATTERN", "BrowserSessionParams", "ClickArgs", "ClickTextArgs", "FillArgs", "GoBackArgs",
-    "GotoArgs", "ObserveArgs", "PageTextArgs", "PressArgs", "ScreenshotArgs", "ScrollArgs",
-    "SearchArgs", "SelectArgs", "ShopGoal",
+    "GotoArgs", "KeyboardPressArgs", "KeyboardTypeArgs", "MouseButtonArgs", "MouseClickArgs",
+    "MouseDragArgs", "MousePointArgs", "ObserveArgs", "PageTextArgs", "PressArgs", "ScreenshotArgs",
+    "ScrollArgs", "SearchArgs", "SelectArgs", "ShopGoal",
 ]
 
 #: BrowserGym bids: a short run of letters, digits, "-" or "_".
@@ -27,7 +28,11 @@ BID_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
 #: Playwright key names with optional modifiers: "Enter", "a", "Shift+Tab", "Control+a".
 KEY_PATTERN = (r"^(?:(?:Shift|Control|Alt|Meta|ControlOrMeta)\+){0,3}"
                r"(?:[A-Za-z0-9]|[!-/:-@\[-`{-~]|F[0-9]{1,2}|[A-Z][A-Za-z]{1,15})$")
-ObservationMode = Literal["axtree", "text", "webshop"]
+ObservationMode = Literal["axtree", "text", "webshop", "pixels"]
+#: A coordinate as sent; points off the viewport are the model's mistake (an `out_of_screen`
+#: observation, not a 422), so the bound here only keeps numbers sane.
+Coordinate = Field(ge=-100_000, le=100_000, description="Screenshot pixels; (0, 0) is the top-left corner.")
+Button = Literal["left", "right", "middle"]
 
 
 class _Model(BaseModel):
@@ -58,8 +63,10 @@ class BrowserSessionParams(_Model):
     seed: int = Field(default=0, ge=0, lt=2**31)
     goal: ShopGoal | None = None
     observation: ObservationMode = "axtree"
-    """What every action returns: the accessibility tree, the page's text, or WebShop's
-    `[SEP]`-joined text with `[button] … [button_]` clickables."""
+    """What every action returns: the accessibility tree, the page's text, WebShop's
+    `[SEP]`-joined text with `[button] … [button_]` clickables, or — "pixels" — a
+    screenshot of a fixed viewport (`pointer.PIXEL_VIEWPORT`) with the visible elements'
+    boxes (`boxes.py`), for coordinate actions (`mouse_click`, `keyboard_type`, ...)."""
     screenshot: bool = False
     """Attach a PNG screenshot (base64, in `data`) to every observation."""
     episode_max_time_ms: int = Field(default=1_000_000, ge=1000, le=10_000_000)
@@ -118,3 +125,35 @@ class SearchArgs(_Model):
     query: str = Field(min_length=1, max_length=500, description="Typed into the page's search box, then submitted.")
 
 
+
+
+class MousePointArgs(_Model):
+    x: int = Coordinate
+    y: int = Coordinate
+
+
+class MouseClickArgs(MousePointArgs):
+    button: Button = "left"
+    num_clicks: int = Field(default=1, ge=1, le=3)
+
+
+class MouseButtonArgs(_Model):
+    button: Button = "left"
+    x: int | None = Field(default=None, ge=-100_000, le=100_000, description="Move here first (optional).")
+    y: int | None = Field(default=None, ge=-100_000, le=100_000, description="Move here first (optional).")
+
+
+class MouseDragArgs(_Model):
+    from_x: int = Coordinate
+    from_y: int = Coordinate
+    to_x: int = Coordinate
+    to_y: int = Coordinate
+
+
+class KeyboardTypeArgs(_Model):
+    text: str = Field(min_length=1, max_length=2000, description="Typed key by key into the focused element.")
+
+
+class KeyboardPressArgs(_Model):
+    key: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$",
+                     description="A key or combination: 'Enter', 'Control+a', or pyautogui's 'enter', 'ctrl+a'.")

@@ -4,13 +4,18 @@ session, local task sites only.
 Tools (every action answers with its one-line result and the new observation):
 `goto(url)`, `click(bid)`, `fill(bid, text)`, `select(bid, option)`, `press(key, bid?)`,
 `scroll(direction, amount)`, `go_back()`, WebShop's `search(query)` and
-`click_text(text)`; observations without acting: `observe()`, `page_text()`,
-`screenshot()`. A session plays one task of one site (`BrowserSessionParams`); after
+`click_text(text)`; coordinate actions (`pointer.py`, for the "pixels" observation):
+`mouse_click(x, y, button, num_clicks)`, `mouse_dblclick`, `mouse_move`, `mouse_down` /
+`mouse_up`, `mouse_drag_and_drop(from_x, from_y, to_x, to_y)`, `keyboard_type(text)`,
+`keyboard_press(key)`; observations without acting: `observe()`, `page_text()`,
+`screenshot()`. A "pixels" session has the fixed viewport `pointer.PIXEL_VIEWPORT` and
+answers with `data["screen"]` [w, h], `data["pointer"]`, the visible elements' boxes in
+`data["elements"]` (`boxes.py`) and a screenshot. A session plays one task of one site (`BrowserSessionParams`); after
 every action the site says whether the task is over (`data["done"]`), and `evaluate`
 scores it server-side.
 
 What went wrong in an action is told to the model (`is_error=True`, with
-`data["error_kind"]`: "no_such_element", "blocked" or "action_failed"); a browser that died
+`data["error_kind"]`: "no_such_element", "out_of_screen", "blocked" or "action_failed"); a browser that died
 is a `BrowserCrashedError` (5xx), and the pool starts a new one for the next session.
 """
 
@@ -24,7 +29,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
-from tool_servers.browser import actions
+from tool_servers.browser import actions, pointer
 from tool_servers.browser.config import BrowserServerConfig
 from tool_servers.browser.errors import (
     BrowserConfigError,
@@ -43,6 +48,12 @@ from tool_servers.browser.schemas import (
     FillArgs,
     GoBackArgs,
     GotoArgs,
+    KeyboardPressArgs,
+    KeyboardTypeArgs,
+    MouseButtonArgs,
+    MouseClickArgs,
+    MouseDragArgs,
+    MousePointArgs,
     ObserveArgs,
     PageTextArgs,
     PressArgs,
@@ -110,8 +121,10 @@ class BrowserToolServer(ToolServer):
         gate = OriginGate(self.sites, episode)
         from playwright.async_api import Error as PlaywrightError
 
+        width, height = (pointer.PIXEL_VIEWPORT if params.observation == "pixels"
+                         else (self.config.viewport_width, self.config.viewport_height))
         context, generation = await self.pool.new_context(
-            viewport={"width": self.config.viewport_width, "height": self.config.viewport_height},
+            viewport={"width": width, "height": height},
             service_workers="block", accept_downloads=False)
         try:
             await context.route("**/*", gate)
@@ -160,6 +173,16 @@ class BrowserToolServer(ToolServer):
                  SearchArgs, act(actions.search)),
             Tool("click_text", "Click the link or button with this text (WebShop's click[...]).",
                  ClickTextArgs, act(actions.click_text)),
+            Tool("mouse_click", "Click at (x, y) in screenshot pixels.", MouseClickArgs, act(pointer.mouse_click)),
+            Tool("mouse_dblclick", "Double-click at (x, y).", MousePointArgs, act(pointer.mouse_dblclick)),
+            Tool("mouse_move", "Move the mouse to (x, y).", MousePointArgs, act(pointer.mouse_move)),
+            Tool("mouse_down", "Press a mouse button (at (x, y) if given).", MouseButtonArgs, act(pointer.mouse_down)),
+            Tool("mouse_up", "Release a mouse button (at (x, y) if given).", MouseButtonArgs, act(pointer.mouse_up)),
+            Tool("mouse_drag_and_drop", "Drag with the left button from one point to another.", MouseDragArgs,
+                 act(pointer.mouse_drag_and_drop)),
+            Tool("keyboard_type", "Type text into the focused element.", KeyboardTypeArgs, act(pointer.keyboard_type)),
+            Tool("keyboard_press", "Press a key or combination, e.g. 'Enter', 'Control+a'.", KeyboardPressArgs,
+                 act(pointer.keyboard_press)),
             Tool("observe", "Show the current page without acting.", ObserveArgs, self._observe),
             Tool("page_text", "The visible text of the page.", PageTextArgs, self._page_text),
             Tool("screenshot", "A PNG screenshot of the page (base64 in data).", ScreenshotArgs, self._screenshot),
@@ -174,6 +197,8 @@ class BrowserToolServer(ToolServer):
                 await _settle(session)
         except actions.NoSuchElement as exc:
             result, error_kind = f"Error: {exc}", "no_such_element"
+        except pointer.OutOfScreen as exc:
+            result, error_kind = f"Error: {exc}", "out_of_screen"
         except ActionFailed as exc:
             result, error_kind = f"Error: {exc}", "action_failed"
         if not error_kind and session.gate.blocked and session.extra.get("blocked_seen", 0) < len(session.gate.blocked):
@@ -205,6 +230,9 @@ class BrowserToolServer(ToolServer):
         }
         if seen.screenshot_png_b64 is not None:
             data["screenshot_png"] = seen.screenshot_png_b64
+        if session.params.observation == "pixels":
+            size = session.page.viewport_size or {"width": 0, "height": 0}
+            data["screen"], data["pointer"] = [size["width"], size["height"]], list(pointer.pointer(session))
         return ToolOutput(f"{result}\n\n{seen.text}", is_error=bool(error_kind), data=data)
 
     async def _observe(self, session: BrowserSession, _args: ObserveArgs) -> ToolOutput:
