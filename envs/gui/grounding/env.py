@@ -73,8 +73,13 @@ def parse_point(text: str) -> tuple[float, float]:
     raise ParseError(f"this task needs one click on the target, got {names}; answer with pyautogui.click(x, y)")
 
 
-def render_click(x: int, y: int, action_format: str) -> str:
-    """A click written as a model would (for the scripted agents)."""
+def render_click(x: float, y: float, action_format: str) -> str:
+    """A click written as a model would (for the scripted agents).
+
+    >>> render_click(12, 34.5, "json"), render_click(12.0, 3, "point")
+    ('{"action_type": "CLICK", "x": 12, "y": 34.5}', '(12, 3)')
+    """
+    x, y = (int(v) if float(v).is_integer() else round(float(v), 4) for v in (x, y))  # type: ignore[assignment]
     if action_format == "json":
         return f'{{"action_type": "CLICK", "x": {x}, "y": {y}}}'
     if action_format == "point":
@@ -219,11 +224,13 @@ class GroundingEnv(TextEnv):
             raise EnvConfigError("scripted actions need a task: call reset() first")
         if kind not in ("reference", "wrong"):
             raise EnvConfigError(f"unknown scripted action kind {kind!r}; use 'reference' or 'wrong'")
-        x, y = task.center() if kind == "reference" else _far_point(task)
-        if self.point_scale is not None:
-            width, height = task.img_size
-            x, y = round(x / width * self.point_scale, 4), round(y / height * self.point_scale, 4)  # type: ignore[assignment]
-        return [render_click(x, y, self.action_format)]
+        if self.point_scale is None:
+            x, y = task.center() if kind == "reference" else _far_point(task)
+            return [render_click(x, y, self.action_format)]
+        x1, y1, x2, y2 = task.bbox
+        px, py = ((x1 + x2) / 2, (y1 + y2) / 2) if kind == "reference" else _far_point(task)
+        width, height = task.img_size
+        return [render_click(px / width * self.point_scale, py / height * self.point_scale, self.action_format)]
 
 
 def _far_point(task: GroundingSample) -> tuple[int, int]:

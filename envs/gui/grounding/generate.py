@@ -133,7 +133,8 @@ def _covered(element: dict[str, Any], box: Box, elements: Sequence[dict[str, Any
 def visible_targets(elements: Sequence[dict[str, Any]], size: tuple[int, int]
                     ) -> list[tuple[str, str, Box]]:
     """(instruction, data_type, box) for every element that can be named, is uncovered and
-    lies on the screen; instructions that would name two elements are dropped."""
+    lies on the screen; instructions that would name two elements are dropped. An element
+    the browser marks `covered` (its middle hits another element) is left out too."""
     width, height = size
     found: list[tuple[str, str, Box]] = []
     for element in elements:
@@ -144,7 +145,7 @@ def visible_targets(elements: Sequence[dict[str, Any]], size: tuple[int, int]
         clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
         if clipped[2] - clipped[0] < MIN_SIDE or clipped[3] - clipped[1] < MIN_SIDE:
             continue
-        if _covered(element, box, elements):
+        if "covered" in _states(element) or _covered(element, box, elements):
             continue
         found.append((*named, clipped))
     counts: dict[str, int] = {}
