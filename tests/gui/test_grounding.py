@@ -28,6 +28,7 @@ from envs.gui.grounding import (
 from envs.gui.grounding.dataset import image_size
 from envs.gui.grounding.generate import generate, instruction_for, visible_targets
 from tests.gui.conftest import needs_desktop
+from tests.web.conftest import needs_browser
 from tool_servers import ToolClient
 from tool_servers.types import ToolCall
 
@@ -54,6 +55,13 @@ def write_set(root: Path, records: list[dict[str, Any]], *, json_name: str = "sc
     path = root / json_name
     path.write_text(json.dumps(records))
     return path
+
+
+def email_field() -> str:
+    """The id of the shipped sample "Click the Email field" on the first form screen."""
+    (found,) = [s.id for s in load_screenspot(BUILTIN_DIR) if s.img_filename == "tk_form_000.png"
+                and s.instruction == "Click the Email field"]
+    return found
 
 
 def record(bbox: list[float], name: str = "a.png", **extra: Any) -> dict[str, Any]:
@@ -230,13 +238,14 @@ def test_scripted_scores_1_and_wrong_0_on_every_shipped_sample(action_format: st
 def test_observation_and_info() -> None:
     env = envs.make("gui-grounding-v0")
     try:
-        messages, info = env.reset(seed=0, options={"task_id": "tk_form_000-1"})
+        task_id = email_field()
+        messages, info = env.reset(seed=0, options={"task_id": task_id})
         assert [m["role"] for m in messages] == ["system", "user"]
         assert "640x480" in messages[0]["content"]
         text, image = messages[1]["content"]
         assert text == {"type": "text", "text": "Instruction: Click the Email field"}
         assert image["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
-        assert info["task_id"] == "tk_form_000-1" and info["img_size"] == [640, 480] and info["data_type"] == "icon"
+        assert info["task_id"] == task_id and info["img_size"] == [640, 480] and info["data_type"] == "icon"
         assert env.observation_space.contains(messages)
     finally:
         env.close()
@@ -250,7 +259,7 @@ def test_observation_and_info() -> None:
 ])
 def test_clicks_on_the_email_field(action: str, reward: float) -> None:
     env = GroundingEnv()
-    env.reset(options={"task_id": "tk_form_000-1"})  # box [93, 95] to [379, 120]
+    env.reset(options={"task_id": email_field()})  # box [93, 95] to [379, 120]
     _, got, terminated, _, info = env.step(action)
     assert got == reward and terminated and not info["invalid_action"], info
     env.close()
@@ -355,6 +364,36 @@ async def test_generator_end_to_end_on_the_desktop(desktop_client: ToolClient, t
     env.reset(options={"task_index": 0})
     assert env.step(env.scripted_actions()[0])[1] == 1.0
     env.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@needs_browser
+async def test_generator_end_to_end_on_a_miniwob_page(tmp_path: Path) -> None:
+    from tool_servers import create_app
+    from tool_servers.browser import BrowserToolServer
+
+    client = ToolClient.in_process(create_app(BrowserToolServer(max_contexts=1, settle_ms=20)))
+    try:
+        samples = await generate(tmp_path, sources=["miniwob"], miniwob_tasks=["click-checkboxes"], per_app=1,
+                                 per_screen=10, browser_client=client)
+        assert load_screenspot(tmp_path) == samples
+        assert {s.img_size for s in samples} == {(160, 210)} and {s.data_source for s in samples} == \
+            {"miniwob/click-checkboxes"}
+        assert "Click the 'Submit' button" in [s.instruction for s in samples]
+        # clicking a checkbox sample's centre in pixel mode ticks that checkbox
+        tick = next(s for s in samples if s.instruction.startswith("Tick '"))
+        name = tick.instruction.removeprefix("Tick '").removesuffix("'")
+        session = await client.create_session({"site": "miniwob", "task": "click-checkboxes", "seed": 0,
+                                               "observation": "pixels"})
+        try:
+            x, y = tick.center()
+            result = await client.call(session, ToolCall("mouse_click", {"x": x, "y": y}))
+            (box,) = [e for e in result.data["elements"] if e["tag"] == "checkbox" and e["name"] == name]
+            assert "checked" in box["description"].split(", "), box
+        finally:
+            await client.delete_session(session)
+    finally:
+        await client.aclose()
 
 
 @needs_desktop

@@ -44,6 +44,8 @@ STEPS_PER_SCREEN = 3
 #: Tags drawn above the rest (the items of an open drop-down).
 TOP_LAYER = frozenset({"list-item", "menu-item"})
 MIN_SIDE = 4  # pixels; smaller boxes are no fair target
+#: HTML tags whose text runs are targets on their own (a block's text is not: its box is the block's).
+INLINE_TEXT = frozenset({"span", "a", "b", "strong", "em", "label", "td", "th"})
 
 
 @dataclass(slots=True)
@@ -73,6 +75,8 @@ def instruction_for(element: dict[str, Any]) -> tuple[str, str] | None:
     ("Tick 'Dark mode'", 'text')
     >>> instruction_for({"tag": "entry", "name": "Email", "description": ""})
     ('Click the Email field', 'icon')
+    >>> instruction_for({"tag": "StaticText", "name": "nam", "class": "span"})
+    ("Click the text 'nam'", 'text')
     """
     tag, label, states = str(element.get("tag", "")), _label(element), _states(element)
     if not label or len(label) > 60:
@@ -92,6 +96,8 @@ def instruction_for(element: dict[str, Any]) -> tuple[str, str] | None:
         return f"Choose '{label}' from the list", "text"
     if tag == "link":
         return f"Click the link '{label}'", "text"
+    if tag == "StaticText" and element.get("class") in INLINE_TEXT:
+        return f"Click the text '{label}'", "text"
     if tag in ("tab", "page-tab"):
         return f"Open the '{label}' tab", "text"
     return None
