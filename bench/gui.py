@@ -2,7 +2,9 @@
 
 Measured in one run, through the in-process server (ASGI transport, as the env uses it):
   floor     the same display, no protocol: a bare `xdotool click` + an `mss` grab encoded
-            as PNG — what an action and a screenshot cost by themselves (the baseline);
+            as PNG — what an action and a screenshot cost by themselves (the baseline;
+            half the pairs before the episodes, half after, so a load change on a shared
+            machine shows in both);
   step      one tool call = an action (the scripted reference agent's next click, typing or
             key on the current screen) + the observation it answers with (settle pause,
             a11y tree from the app, PNG screenshot): p50/p99 with 1 and 2 concurrent
@@ -11,7 +13,8 @@ Measured in one run, through the in-process server (ASGI transport, as the env u
             starts included);
   start     opening a session: Xvfb up, the app's window mapped and answering (p50/p99);
   memory    RSS and PSS of each session's processes (Xvfb + the app), one live session per
-            app; PSS splits shared pages (Tk, Python, libX11) between the sessions.
+            app, opened one after another; PSS splits shared pages (Tk, Python, libX11) with
+            every other process mapping them, so it drops when other displays run.
 
     .venv/bin/python bench/gui.py            # 20 episodes per setting
     .venv/bin/python bench/gui.py --quick    # 5 episodes per setting, a smoke run
@@ -111,7 +114,7 @@ async def episodes(client: ToolClient, sessions: int, count: int) -> dict[str, A
 
 
 async def memory(server: DesktopToolServer, client: ToolClient) -> list[tuple[str, int, int, int]]:
-    """(app, Xvfb RSS, app RSS, PSS of both) in KiB, one session per app, two alive at a time."""
+    """(app, Xvfb RSS, app RSS, PSS of both) in KiB, one session per app, one at a time."""
     rows = []
     for app in APPS:
         sid = await client.create_session({"app": app, "seed": 0, "observation": "screenshot"})
@@ -133,14 +136,15 @@ async def main(args: argparse.Namespace) -> None:
           f"{len(APPS)} mini-apps, 640x480; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     try:
         await client.delete_session(await client.create_session({"app": "form"}))  # warm up (imports, fonts)
-        base = await floor(server, client, args.clicks)
+        base = await floor(server, client, args.clicks // 2)
+        runs = {sessions: await episodes(client, sessions, args.episodes) for sessions in args.sessions}
+        base += await floor(server, client, args.clicks - args.clicks // 2)
         base_p50 = statistics.median(base)
         print(f"floor (xdotool click + mss PNG grab): p50 {1000 * base_p50:.1f} ms, p99 {1000 * pct(base, 0.99):.1f} ms")
         print("| sessions | episodes | steps | steps/s | step p50 | step p99 | p50 / floor "
               "| start p50 | start p99 | solved |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for sessions in args.sessions:
-            run = await episodes(client, sessions, args.episodes)
+        for sessions, run in runs.items():
             steps, starts = run["steps"], run["starts"]
             p50 = statistics.median(steps)
             print(f"| {sessions} | {args.episodes} | {len(steps)} | {len(steps) / run['wall']:.1f} | "
