@@ -64,6 +64,9 @@ register("gui-desktop-a11y-v0", "envs.gui.env:GuiEnv", tasks="desktop", observat
          description="gui-desktop-v0 for text policies: OSWorld's linearised a11y tree instead of pixels")
 register("gui-desktop-screenshot-a11y-v0", "envs.gui.env:GuiEnv", tasks="desktop", observation="screenshot_a11y",
          description="gui-desktop-v0 with OSWorld's screenshot + a11y tree observation")
+register("gui-miniwob-v0", "envs.gui.miniwob:MiniWoBPixelEnv", tasks="miniwob", observation="screenshot",
+         description="web-miniwob-v0's 26 MiniWoB++ tasks in pixel mode: 160x210 screenshots, pyautogui / "
+                     "OSWorld JSON coordinate actions through the browser server; reward 1 if raw > 0")
 register("gui-grounding-v0", "envs.gui.grounding.env:GroundingEnv", tasks="builtin",
          description="ScreenSpot-format grounding: instruction + screenshot, one click, reward 1 inside the "
                      "target's box; shipped set from Tk mini-apps and MiniWoB++ pages, or tasks=PATH")

@@ -39,12 +39,14 @@ TASKS: tuple[str, ...] = (
     "unicode-test", "email-inbox-delete", "click-tab-2-easy", "click-checkboxes-large", "use-autocomplete-nodelay",
 )
 
-_START = """([seed, maxTime]) => {
+_START = """([seed, maxTime, hideCanvas]) => {
   Math.seedrandom(seed);
   core.EPISODE_MAX_TIME = maxTime;
   core.startEpisodeReal();
   const display = document.getElementById('reward-display');
   if (display) display.style.display = 'none';
+  const canvas = document.getElementById('click-canvas');
+  if (canvas && hideCanvas) canvas.style.display = 'none';
   return core.getUtterance();
 }"""
 _STATUS = """() => typeof WOB_DONE_GLOBAL === 'undefined' ? {done: false} :
@@ -87,7 +89,10 @@ class MiniWoBSite(Site):
         if params.task not in self.tasks:
             raise UnknownTaskError(f"miniwob has no task {params.task!r} in this server's subset",
                                    details={"known": list(self.tasks)})
-        return Episode(self.name, params.task, params.seed, state={"max_time": params.episode_max_time_ms})
+        # Pixel mode shows only the 160x210 task area: the click visualiser beside it (a
+        # canvas at x = 165) would make the page wider than the viewport, and scrollable.
+        return Episode(self.name, params.task, params.seed, state={
+            "max_time": params.episode_max_time_ms, "hide_click_canvas": params.observation == "pixels"})
 
     def handle(self, episode: Episode | None, request: SiteRequest) -> SiteResponse:
         cached = self._cache.get(request.path)
@@ -105,7 +110,8 @@ class MiniWoBSite(Site):
 
     async def start(self, page: Page, episode: Episode) -> None:
         await page.goto(f"{self.origin}/miniwob/{episode.task}.html", wait_until="load")
-        episode.goal_text = await page.evaluate(_START, [episode.seed, episode.state["max_time"]])
+        episode.goal_text = await page.evaluate(
+            _START, [episode.seed, episode.state["max_time"], episode.state.get("hide_click_canvas", False)])
         await page.wait_for_function("WOB_TASK_READY === true", timeout=10_000)
 
     async def status(self, page: Page, episode: Episode) -> dict[str, Any]:
