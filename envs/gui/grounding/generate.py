@@ -257,6 +257,10 @@ async def generate(out: str | Path, *, sources: Sequence[str] = ("desktop",), ap
     if not samples:
         raise EnvConfigError("no screen gave a sample; check the tool servers' elements")
     write_screenspot(samples, out / JSON_NAME)
+    stale = sorted({p.name for p in images.glob("*.png")} - {s.img_filename for s in samples})
+    if stale:
+        log.warning("%d image(s) in %s are not in the new set (from an earlier run?): %s", len(stale), images,
+                    ", ".join(stale[:5]))
     log.info("wrote %d samples on %d screens to %s", len(samples), len({s.img_filename for s in samples}), out)
     return samples
 
