@@ -35,7 +35,10 @@ from typing import Any
 
 from agent_rl.errors import AgentRLError
 
-__all__ = ["ImageStore", "ImageStoreError", "image_store_for"]
+__all__ = ["IMAGE_PLACEHOLDER", "ImageStore", "ImageStoreError", "flatten_images", "image_store_for", "image_urls"]
+
+#: What a text-only chat template sees in place of an image (`flatten_images`).
+IMAGE_PLACEHOLDER = "<image>"
 
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL)
 _REF = re.compile(r"^sha256:([0-9a-f]{64})$")
@@ -52,14 +55,21 @@ def image_store_for(jsonl_path: str | os.PathLike[str]) -> ImageStore:
 
 
 class ImageStore:
-    """A content-addressed directory of images: `<root>/<hash[:2]>/<hash><ext>`."""
+    """A content-addressed directory of images: `<root>/<hash[:2]>/<hash><ext>`.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+    `root=None` keeps the images in memory (an agent loop with nowhere to write them: they
+    live as long as the store, and a trajectory's `ImageRef`s resolve against it)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None) -> None:
+        self.root = Path(root) if root is not None else None
+        self._memory: dict[str, tuple[bytes, str]] = {}
 
     def put(self, data: bytes, mime: str = "image/png") -> str:
         """Store `data` (once; writing again is a no-op) and return its SHA-256 hex digest."""
         digest = hashlib.sha256(data).hexdigest()
+        if self.root is None:
+            self._memory.setdefault(digest, (data, mime))
+            return digest
         path = self._path(digest, mime)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,27 +81,48 @@ class ImageStore:
 
     def get(self, digest: str) -> tuple[bytes, str]:
         """The image's bytes and MIME type."""
+        if self.root is None:
+            if digest in self._memory:
+                return self._memory[digest]
+            raise ImageStoreError(f"image sha256:{digest} is not in this (in-memory) store")
         for mime, ext in _EXTENSIONS.items():
             path = self.root / digest[:2] / f"{digest}{ext}"
             if path.exists():
                 return path.read_bytes(), mime
         raise ImageStoreError(f"image sha256:{digest} is not in {self.root}")
 
+    def put_url(self, url: str) -> str:
+        """Store the image of an image part's URL and return its digest: a data URL is
+        decoded and stored; a `sha256:` reference must already be in the store."""
+        ref = _REF.match(url)
+        if ref is not None:
+            self.get(ref.group(1))  # raises when the store does not hold it
+            return ref.group(1)
+        match = _DATA_URL.match(url)
+        if match is None:
+            raise ImageStoreError(f"an image part's URL must be a base64 data URL or a sha256: reference, "
+                                  f"got {url[:60]!r}")
+        try:
+            data = base64.b64decode(match.group(2), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ImageStoreError(f"an image part holds invalid base64: {exc}") from exc
+        return self.put(data, match.group(1))
+
+    def data_url(self, digest: str) -> str:
+        """The stored image as a data URL (what the OpenAI image message format carries)."""
+        data, mime = self.get(digest)
+        return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
     def _path(self, digest: str, mime: str) -> Path:
+        assert self.root is not None
         return self.root / digest[:2] / f"{digest}{_EXTENSIONS.get(mime, '.bin')}"
 
     def externalize(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """A copy of `messages` whose inline image data URLs are stored and replaced by
         `sha256:<hex>` references. Messages without images are returned unchanged."""
         def visit(part: dict[str, Any]) -> None:
-            match = _DATA_URL.match(part["image_url"]["url"])
-            if match is None:
-                return
-            try:
-                data = base64.b64decode(match.group(2), validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise ImageStoreError(f"an image part holds invalid base64: {exc}") from exc
-            part["image_url"]["url"] = f"sha256:{self.put(data, match.group(1))}"
+            if _DATA_URL.match(part["image_url"]["url"]):
+                part["image_url"]["url"] = f"sha256:{self.put_url(part['image_url']['url'])}"
         return _map_image_parts(messages, visit)
 
     def inline(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -100,8 +131,7 @@ class ImageStore:
         def visit(part: dict[str, Any]) -> None:
             match = _REF.match(part["image_url"]["url"])
             if match is not None:
-                data, mime = self.get(match.group(1))
-                part["image_url"]["url"] = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+                part["image_url"]["url"] = self.data_url(match.group(1))
         return _map_image_parts(messages, visit)
 
 
@@ -114,5 +144,37 @@ def _map_image_parts(messages: Sequence[dict[str, Any]], visit: Any) -> list[dic
             for part in message["content"]:
                 if isinstance(part, dict) and part.get("type") == "image_url":
                     visit(part)
+        out.append(message)
+    return out
+
+
+def _is_image(part: object) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url"
+
+
+def image_urls(messages: Sequence[dict[str, Any]]) -> list[str]:
+    """The URLs of every image part, in message and part order (token-stream order)."""
+    return [str(part["image_url"]["url"]) for message in messages if isinstance(message.get("content"), list)
+            for part in message["content"] if _is_image(part)]
+
+
+def flatten_images(messages: Sequence[dict[str, Any]], placeholder: str = IMAGE_PLACEHOLDER
+                   ) -> list[dict[str, Any]]:
+    """Messages with list content turned into plain text for a text-only chat template: text
+    parts joined by newlines, each image part replaced by `placeholder`. Why: most chat
+    templates (the tiny model's, SmolLM2's) only render string content; a vision-language
+    template is given the parts instead (`ChatRenderer(images="template")`).
+
+    >>> flatten_images([{"role": "user", "content": [{"type": "text", "text": "look"},
+    ...                  {"type": "image_url", "image_url": {"url": "sha256:ab"}}]}])
+    [{'role': 'user', 'content': 'look\\n<image>'}]
+    """
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            pieces = [placeholder if _is_image(part) else str(part.get("text", "")) if isinstance(part, dict)
+                      else str(part) for part in content]
+            message = {**message, "content": "\n".join(pieces)}
         out.append(message)
     return out

@@ -26,6 +26,8 @@ JSON encoding (schema version 1):
 - `behavior_logprobs` may hold -inf (a token the engine scored as impossible). JSON has no
   infinity, and the non-standard `-Infinity` literal breaks other readers, so -inf is
   stored as the string `"-inf"`. No other field may hold a non-finite number.
+- `images` (image references, `ImageRef`) is written only when a row has images, so
+  text-only lines are unchanged; the image bytes live in an `ImageStore` beside the file.
 - Lines are pure ASCII (`ensure_ascii=True`): any string, even one with lone surrogates,
   survives, and a newline inside a string is escaped, so one record is always one line.
 """
@@ -35,6 +37,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ from agent_rl.errors import InvalidTrajectoryError, TrajectoryFormatError
 __all__ = [
     "JSON",
     "SCHEMA_VERSION",
+    "ImageRef",
     "Trajectory",
     "TrajectoryStatus",
     "TurnSpan",
@@ -56,6 +60,7 @@ __all__ = [
 JSON: TypeAlias = JsonValue
 """A JSON value: None, bool, int, float, str, list of JSON, or dict of str to JSON."""
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 SCHEMA_VERSION = 1
 """Version of the JSON line layout. Bump it (and keep a reader for the old one) on any change."""
 
@@ -111,6 +116,30 @@ class TurnSpan:
 
     def __len__(self) -> int:
         return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image the model saw, by content hash (the bytes live in an `ImageStore`).
+
+    Images are stored once, outside the JSONL line (a screenshot is ~100 kB of base64), and
+    listed in the order they appear in the token stream, so a vision-language learner can
+    pair them with the image placeholders of `prompt_ids + response_ids` one by one.
+
+    Args:
+        sha256: hex digest of the image bytes (the `ImageStore` key).
+        turn: -1 for an image in the prompt; k for one in the observation that follows
+            turn k (`turns[k]`).
+    """
+
+    sha256: str
+    turn: int = -1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sha256, str) or not _SHA256.fullmatch(self.sha256):
+            raise InvalidTrajectoryError(f"ImageRef.sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        if type(self.turn) is not int or self.turn < -1:
+            raise InvalidTrajectoryError(f"ImageRef.turn must be an int ≥ -1, got {self.turn!r}")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -189,6 +218,7 @@ class Trajectory:
     counters: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, JSON] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    images: list[ImageRef] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.status = _parse_status(self.status)
@@ -229,6 +259,7 @@ class Trajectory:
                 f"metadata must be a dict, got {type(self.metadata).__name__}"
             )
         _check_json_object("metadata", self.metadata)
+        self._check_images()
 
     def _check_per_token_lists(self) -> None:
         for name in ("response_ids", "loss_mask", "behavior_logprobs", "policy_version"):
@@ -271,6 +302,19 @@ class Trajectory:
                 f"turns[-1] ends at {previous_end}, past the end of response_ids "
                 f"(length {len(self.response_ids)})"
             )
+
+    def _check_images(self) -> None:
+        if not isinstance(self.images, list):
+            raise InvalidTrajectoryError(f"images must be a list, got {type(self.images).__name__}")
+        previous = -1
+        for index, ref in enumerate(self.images):
+            if not isinstance(ref, ImageRef):
+                raise InvalidTrajectoryError(f"images[{index}] must be an ImageRef, got {ref!r}")
+            if ref.turn < previous or ref.turn >= max(len(self.turns), 1):
+                raise InvalidTrajectoryError(
+                    f"images[{index}].turn = {ref.turn} is out of order or past the last turn "
+                    f"({len(self.turns)} turns); images are listed in token order")
+            previous = ref.turn
 
     # ----------------------------------------------------------------- derived values
 
@@ -337,6 +381,8 @@ class Trajectory:
             "metadata": self.metadata,
             "created_at": self.created_at,
         }
+        if self.images:  # absent when empty: text-only lines stay exactly as before
+            record["images"] = [{"sha256": ref.sha256, "turn": ref.turn} for ref in self.images]
         return json.dumps(record, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
     @classmethod
@@ -520,6 +566,13 @@ class _TurnRecord(BaseModel):
     num_tool_calls: int
 
 
+class _ImageRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sha256: str
+    turn: int
+
+
 class _TrajectoryRecord(BaseModel):
     """Shape of a stored line (after -inf decoding). Boundary validation only."""
 
@@ -542,6 +595,7 @@ class _TrajectoryRecord(BaseModel):
     counters: dict[str, int]
     metadata: dict[str, JsonValue]
     created_at: float
+    images: list[_ImageRecord] = []
 
     def to_trajectory(self) -> Trajectory:
         return Trajectory(
@@ -564,6 +618,7 @@ class _TrajectoryRecord(BaseModel):
             counters=self.counters,
             metadata=self.metadata,
             created_at=self.created_at,
+            images=[ImageRef(i.sha256, i.turn) for i in self.images],
         )
 
 

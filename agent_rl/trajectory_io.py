@@ -208,7 +208,8 @@ def _fsync_directory(directory: Path) -> None:
 def export_parquet(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> int:
     """Write the trajectories of a JSONL file as a Parquet table (one row each); returns
     the row count. Token columns stay lists; turn spans are a list of structs; the
-    free-form dicts (reward parts, counters, metadata) are JSON strings, so any Parquet
+    free-form dicts (reward parts, counters, metadata) are JSON strings, image references a
+    list of (sha256, turn) structs, so any Parquet
     reader (pandas, polars, DuckDB, Spark) gets one stable schema.
     """
     import json
@@ -228,6 +229,7 @@ def export_parquet(source: str | os.PathLike[str], target: str | os.PathLike[str
             "status": t.status.value, "outcome_reward": t.outcome_reward,
             "reward_parts": json.dumps(t.reward_parts), "counters": json.dumps(t.counters),
             "metadata": json.dumps(t.metadata), "created_at": t.created_at,
+            "images": [{"sha256": ref.sha256, "turn": ref.turn} for ref in t.images],
         })
     pq.write_table(pa.Table.from_pylist(rows, schema=_parquet_schema(pa)), str(target))
     return len(rows)
@@ -243,4 +245,5 @@ def _parquet_schema(pa: Any) -> Any:
         ("behavior_logprobs", floats), ("policy_version", ints), ("turns", pa.list_(turn)),
         ("status", pa.string()), ("outcome_reward", pa.float64()), ("reward_parts", pa.string()),
         ("counters", pa.string()), ("metadata", pa.string()), ("created_at", pa.float64()),
+        ("images", pa.list_(pa.struct([("sha256", pa.string()), ("turn", pa.int64())]))),
     ])

@@ -120,6 +120,7 @@ def _eval_agents(args: argparse.Namespace) -> int:
 def _eval_model(args: argparse.Namespace) -> int:
     from agent_rl.benchmark.runner import run_benchmark
     from agent_rl.engines import SamplingParams, make_engine
+    from agent_rl.images import image_store_for
     from agent_rl.rollout import AgentLoop, ChatRenderer, LoopBudget
 
     is_url = args.model.startswith(("http://", "https://"))
@@ -145,7 +146,8 @@ def _eval_model(args: argparse.Namespace) -> int:
     sampling = SamplingParams(max_new_tokens=args.max_tokens_per_turn, temperature=args.temperature)
     budget = LoopBudget(max_turns=args.max_turns, max_total_tokens=args.max_total_tokens,
                         max_tokens_per_turn=args.max_tokens_per_turn)
-    loop = AgentLoop(engine, ChatRenderer(tokenizer), sampling, budget)
+    loop = AgentLoop(engine, ChatRenderer(tokenizer), sampling, budget, context=args.context,
+                     image_store=image_store_for(out / "trajectories.jsonl"))  # screenshots: once, by hash
     env_specs = {env_id: parse_kv(args.env_arg) for env_id in args.env}
     for env_id, url in args.server_urls.items():
         env_specs[env_id]["server_url"] = url
@@ -207,6 +209,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--max-turns", type=int, default=8, help="model turns per episode (default 8)")
     ev.add_argument("--max-tokens-per-turn", type=int, default=512, help="default 512")
     ev.add_argument("--max-total-tokens", type=int, default=4096, help="prompt + response (default 4096)")
+    ev.add_argument("--context", choices=("incremental", "rerender", "chat"), default="incremental",
+                    help="how the context grows (default incremental); 'chat' lets an OpenAI-compatible server "
+                         "render the conversation, images included (vision-language models behind vLLM)")
     ev.add_argument("--server-url", default=None, help="use a running tool server instead of an in-process one")
     ev.add_argument("--stack", type=Path, default=None, metavar="DIR",
                     help="use a running `agent-rl stack` (its state dir, e.g. runs/stack): each env gets the "

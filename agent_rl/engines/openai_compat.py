@@ -18,6 +18,25 @@ and the answer read from it: `choices[0].token_ids` (else the ids parsed from
 `choices[0].finish_reason` ("stop" | "length" | "abort"), `usage.prompt_tokens`, and
 `weight_version` when the server reports one (the project's own server does).
 
+Images (vision-language models) go through the chat route, `chat()`, since
+`/v1/completions` takes no images: the conversation is sent in the OpenAI image message
+format and the server renders it (its own template and image tokens)::
+
+    POST {base_url}/v1/chat/completions
+    {"model": MODEL, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "..."},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}]}, ...],
+     "tools": [...] (when given), sampling fields as above,
+     "logprobs": true, "top_logprobs": K (only when > 0),
+     "return_token_ids": true,                  # vLLM ≥ 0.10.2: prompt_token_ids + choices[0].token_ids
+     "return_tokens_as_token_ids": true,        # fallback: logprobs.content[].token = "token_id:123"
+     "add_generation_prompt": true, "continue_final_message": false,   # (true/false to resume a turn)
+     "request_id": RID, "n": 1, "stream": false}
+
+read back as `prompt_token_ids` (top level, or in the choice), the sampled ids, and
+`choices[0].logprobs.content[].logprob`. Without `prompt_token_ids` the answer is refused
+(EngineProtocolError): a row built from a guessed rendering would not be exact.
+
 Which distribution the logprobs describe is the server's choice: the project's server
 reports the sampling distribution (after temperature/top-k/top-p); vLLM reports the raw
 model distribution unless started with `--logprobs-mode processed_logprobs`.
@@ -73,6 +92,48 @@ def completion_request(model: str, prompt: Sequence[int], sampling: SamplingPara
     return body
 
 
+def chat_request(model: str, messages: Sequence[dict[str, Any]], sampling: SamplingParams, request_id: str, *,
+                 tools: Sequence[dict[str, Any]] | None = None, continue_final_message: bool = False
+                 ) -> dict[str, Any]:
+    """The JSON body of `POST /v1/chat/completions` (see the module docstring)."""
+    body = completion_request(model, [], sampling, request_id)
+    del body["prompt"]
+    body.update(messages=list(messages), logprobs=True, add_generation_prompt=not continue_final_message,
+                continue_final_message=continue_final_message)
+    if sampling.top_logprobs:
+        body["top_logprobs"] = sampling.top_logprobs
+    if tools:
+        body["tools"] = list(tools)
+    return body
+
+
+def parse_chat(payload: Any, version: int, top_logprobs: int = 0) -> tuple[list[int], GenerationResult]:
+    """(prompt token ids, GenerationResult) from a `/v1/chat/completions` answer."""
+    try:
+        choice = payload["choices"][0]
+        entries = (choice.get("logprobs") or {})["content"]
+        ids = choice.get("token_ids")
+        tokens = [int(t) for t in ids] if ids is not None else [_token_id(e["token"]) for e in entries]
+        values = [float(e["logprob"]) for e in entries]
+        finish = _FINISH[choice["finish_reason"]]
+        prompt = payload.get("prompt_token_ids") or choice.get("prompt_token_ids")
+        prompt_ids = [int(t) for t in prompt] if prompt else None
+        tops = [{_token_id(t["token"]): float(t["logprob"]) for t in e.get("top_logprobs") or ()} for e in entries]
+    except EngineProtocolError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise EngineProtocolError(f"/v1/chat/completions answer lacks token ids, logprobs or a known finish_reason "
+                                  f"({type(exc).__name__}: {exc}): {str(payload)[:300]}") from None
+    if prompt_ids is None:
+        raise EngineProtocolError("/v1/chat/completions answered no prompt_token_ids; the row's tokens would be a "
+                                  "guess. Use a server that honours return_token_ids (vLLM ≥ 0.10.2, agent-rl)")
+    if len(tokens) != len(values):
+        raise EngineProtocolError(f"/v1/chat/completions answered {len(tokens)} token ids but {len(values)} logprobs")
+    reported = payload.get("weight_version")
+    return prompt_ids, GenerationResult(tokens, values, finish, reported if isinstance(reported, int) else version,
+                                        len(prompt_ids), tops if top_logprobs else None)
+
+
 def _token_id(token: object) -> int:
     if isinstance(token, str) and token.startswith("token_id:"):
         try:
@@ -113,7 +174,8 @@ def parse_completion(payload: Any, prompt_tokens: int, version: int, top_logprob
 
 
 class OpenAIEngine(HTTPEngine):
-    """Token-in/token-out generation through an OpenAI-compatible `/v1/completions`.
+    """Token-in/token-out generation through an OpenAI-compatible `/v1/completions`, and
+    server-rendered generation with images through `/v1/chat/completions` (`chat`).
 
     Args:
         base_url: the server's root ("http://127.0.0.1:8000"), without `/v1`.
@@ -152,19 +214,43 @@ class OpenAIEngine(HTTPEngine):
             raise EngineRequestError(f"request id {request_id!r} is already running; ids must be unique")
         body = completion_request(await self.model_name(), prompt_ids, sampling, request_id)
         version = self._version
-        call = asyncio.ensure_future(self._json("POST", "/v1/completions", body=body))
+        payload = await self._post("/v1/completions", body, request_id)
+        if payload is None:  # `abort()` cut the connection
+            return GenerationResult([], [], FinishReason.ABORT, version, len(prompt_ids))
+        return parse_completion(payload, len(prompt_ids), version, sampling.top_logprobs)
+
+    async def chat(self, messages: Sequence[dict[str, Any]], sampling: SamplingParams, *,
+                   tools: Sequence[dict[str, Any]] | None = None, request_id: str | None = None,
+                   continue_final_message: bool = False) -> tuple[list[int], GenerationResult]:
+        """Generate from a conversation the server renders (images inline as OpenAI image
+        parts); returns the prompt ids the server rendered and the generation (no prompt ids
+        when an abort closed the connection first). Used by the agent loop's "chat" context
+        for vision-language models."""
+        request_id = request_id or uuid.uuid4().hex
+        if request_id in self._inflight:
+            raise EngineRequestError(f"request id {request_id!r} is already running; ids must be unique")
+        body = chat_request(await self.model_name(), messages, sampling, request_id, tools=tools,
+                            continue_final_message=continue_final_message)
+        version = self._version
+        payload = await self._post("/v1/chat/completions", body, request_id)
+        if payload is None:  # aborted with no tokens and no rendering: the caller retries the turn
+            return [], GenerationResult([], [], FinishReason.ABORT, version, 0)
+        return parse_chat(payload, version, sampling.top_logprobs)
+
+    async def _post(self, route: str, body: dict[str, Any], request_id: str) -> Any:
+        """POST one generation, abortable by id; None when `abort()` closed the connection."""
+        call = asyncio.ensure_future(self._json("POST", route, body=body))
         self._inflight[request_id] = call
         try:
-            payload = await call
+            return await call
         except asyncio.CancelledError:
-            if request_id in self._cancelled and call.cancelled():  # `abort()` cut the connection
-                return GenerationResult([], [], FinishReason.ABORT, version, len(prompt_ids))
+            if request_id in self._cancelled and call.cancelled():
+                return None
             call.cancel()
             raise
         finally:
             self._inflight.pop(request_id, None)
             self._cancelled.discard(request_id)
-        return parse_completion(payload, len(prompt_ids), version, sampling.top_logprobs)
 
     async def abort(self, request_id: str | None = None) -> None:
         # Only this client's requests: the server may serve other clients too.

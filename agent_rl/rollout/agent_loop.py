@@ -20,6 +20,16 @@ Context modes:
     the loop *forks*: the row is closed and a new one starts from the new rendering —
     never silently mixing two contexts in one row. Rows of an episode share its
     `episode_id` (metadata) and its outcome.
+  * "chat": the engine renders: each turn sends the whole conversation (images inline,
+    in the OpenAI image message format) to an engine with `chat()` — an OpenAI-compatible
+    server running a vision-language model — and gets back the prompt token ids it
+    rendered and the sampled ids. The row grows like "rerender" (extend, else fork), from
+    the server's own token ids, so the learner still sees exactly what was sampled.
+
+Images: every image part of an observation is stored once in the loop's `ImageStore`
+(in memory unless a directory is given) and listed on the row as an `ImageRef` (hash +
+the turn whose observation carried it), in token order; the token stream holds the
+template's placeholder for it.
 """
 
 from __future__ import annotations
@@ -29,10 +39,11 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from agent_rl.engines.base import Engine, FinishReason, SamplingParams
+from agent_rl.engines.base import Engine, FinishReason, GenerationResult, SamplingParams
+from agent_rl.images import ImageStore, image_urls
 from agent_rl.rollout.metrics import EngineBusyMeter
 from agent_rl.rollout.renderer import ChatRenderer
-from agent_rl.trajectory import Trajectory, TrajectoryStatus, TurnSpan
+from agent_rl.trajectory import ImageRef, Trajectory, TrajectoryStatus, TurnSpan
 from envs.base import TextEnv
 from envs.tool_env import INFRA_ERRORS
 
@@ -65,6 +76,7 @@ class _Row:
     logprobs: list[float] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
     turns: list[TurnSpan] = field(default_factory=list)
+    images: list[ImageRef] = field(default_factory=list)
 
     def add_model(self, ids: list[int], logprobs: list[float], version: int) -> None:
         self.response_ids += ids
@@ -103,6 +115,8 @@ class _Episode:
     env_s: float = 0.0
     resumes: int = 0
     forks: int = 0
+    images: list[str] = field(default_factory=list)  # digests of every image so far, in order
+    pending_images: list[ImageRef] = field(default_factory=list)  # not yet in a row (rerender/chat)
 
     @property
     def row(self) -> _Row:
@@ -117,14 +131,20 @@ class AgentLoop:
         renderer: the model's chat template (prompt and observation deltas).
         sampling: sampling parameters (its `max_new_tokens` is capped by the budget).
         budget: turn and token limits.
-        context: "incremental" or "rerender" (see the module docstring).
+        context: "incremental", "rerender" or "chat" (see the module docstring).
+        image_store: where observation images go (default: in memory).
     """
 
     def __init__(self, engine: Engine, renderer: ChatRenderer, sampling: SamplingParams | None = None,
-                 budget: LoopBudget | None = None, context: Literal["incremental", "rerender"] = "incremental"
-                 ) -> None:
-        if context not in ("incremental", "rerender"):
-            raise ValueError(f"context must be 'incremental' or 'rerender', got {context!r}")
+                 budget: LoopBudget | None = None,
+                 context: Literal["incremental", "rerender", "chat"] = "incremental",
+                 image_store: ImageStore | None = None) -> None:
+        if context not in ("incremental", "rerender", "chat"):
+            raise ValueError(f"context must be 'incremental', 'rerender' or 'chat', got {context!r}")
+        if context == "chat" and not callable(getattr(engine, "chat", None)):
+            raise ValueError(f"context='chat' needs an engine with chat() (e.g. 'openai'); "
+                             f"{type(engine).__name__} only takes token ids")
+        self.image_store = image_store if image_store is not None else ImageStore(None)
         self.engine = engine
         self.renderer = renderer
         self.sampling = sampling or SamplingParams()
@@ -147,7 +167,8 @@ class AgentLoop:
             return self._rows(ep, env, group_id, episode_id, seed, options, started)
         tools = [t.model_dump() for t in getattr(env, "prompt_tools", getattr(env, "tools", []))]
         ep = _Episode(task_id=str(info.get("task_id", "")), tools=tools, messages=[dict(m) for m in observation])
-        ep.rows.append(_Row(prompt_ids=self.renderer.render_prompt(observation, tools)))
+        ep.rows.append(_Row(prompt_ids=[] if self.context == "chat" else self.renderer.render_prompt(observation, tools)))
+        ep.row.images += self._store_images(ep, observation, turn=-1)
         for _ in range(self.budget.max_turns):
             if not await self._turn(env, ep, f"{episode_id}-{len(ep.row.turns)}-{ep.forks}"):
                 break
@@ -155,32 +176,38 @@ class AgentLoop:
             await env.aend_episode()  # a budget stopped it, not the env: release its session now
         return self._rows(ep, env, group_id, episode_id, seed, options, started)
 
-    async def _generate_turn(self, ep: _Episode, request_id: str) -> tuple[list[int], FinishReason]:
-        """One assistant turn, resumed across weight updates. Returns its tokens."""
+    async def _generate_turn(self, ep: _Episode, request_id: str) -> tuple[list[int], FinishReason, int]:
+        """One assistant turn, resumed across weight updates. Returns its tokens, why it
+        ended, and how many of them are in the current row (fewer if a chat call forked)."""
         turn_ids: list[int] = []
+        in_row = 0
         while True:
             room = min(self.budget.max_tokens_per_turn - len(turn_ids),
                        self.budget.max_total_tokens - len(ep.row.tokens))
             if room < 1:
-                return turn_ids, FinishReason.LENGTH
+                return turn_ids, FinishReason.LENGTH, in_row
             sampling = replace(self.sampling, max_new_tokens=min(self.sampling.max_new_tokens, room))
-            started = time.perf_counter()
+            started, forks = time.perf_counter(), ep.forks
             self.busy_meter.enter()
             try:
-                result = await self.engine.generate(ep.row.tokens, sampling, request_id=request_id)
+                if self.context == "chat":
+                    result = await self._chat(ep, turn_ids, sampling, request_id)
+                else:
+                    result = await self.engine.generate(ep.row.tokens, sampling, request_id=request_id)
             finally:
                 self.busy_meter.exit()
             ep.engine_s += time.perf_counter() - started
             ep.row.add_model(result.token_ids, result.logprobs, result.weight_version)
             turn_ids += result.token_ids
+            in_row = (in_row if ep.forks == forks else 0) + len(result.token_ids)
             if result.finish_reason is not FinishReason.ABORT or ep.resumes >= self.budget.max_resumes:
-                return turn_ids, result.finish_reason
+                return turn_ids, result.finish_reason, in_row
             ep.resumes += 1  # partial rollout: continue this turn under the new weights
 
     async def _turn(self, env: TextEnv, ep: _Episode, request_id: str) -> bool:
         """Generate one turn and step the env with it; False when the episode is over."""
-        start = len(ep.row.response_ids)
-        turn_ids, reason = await self._generate_turn(ep, request_id)
+        turn_ids, reason, in_row = await self._generate_turn(ep, request_id)
+        start = len(ep.row.response_ids) - in_row  # ("chat" adds the context inside the call)
         ep.finish = reason.value
         cut = reason is FinishReason.LENGTH and not self.renderer.ends_turn(turn_ids)
         room_left = self.budget.max_total_tokens - len(ep.row.tokens)
@@ -198,11 +225,17 @@ class AgentLoop:
         ep.messages += [{"role": "assistant", "content": text}, *(dict(m) for m in observation)]
         if not done and self.context == "incremental":
             ep.row.add_context(self.renderer.delta(turn_ids, observation).ids)
+        if not done:
+            refs = self._store_images(ep, observation, turn=len(ep.row.turns))
+            if self.context == "incremental":
+                ep.row.images += refs
+            else:  # the row takes them when the next rendering extends it (a fork re-lists all)
+                ep.pending_images = refs
         ep.row.turns.append(TurnSpan(start, len(ep.row.response_ids), step_reward=float(info.get("step_reward", 0.0)),
                                      reward_parts=dict(info.get("reward_parts", {})),
                                      num_tool_calls=ep.counters.get("tool_calls", 0) - tool_calls_before))
         if not done and self.context == "rerender":
-            self._extend_or_fork(ep)
+            self._extend_or_fork(ep)  # ("chat" does this with the server's ids, next turn)
         if info.get("env_error"):
             ep.status, ep.reward, ep.env_done = TrajectoryStatus.ENV_ERROR, None, True
             ep.error = str(info.get("error", ""))
@@ -212,15 +245,43 @@ class AgentLoop:
             ep.parts, ep.success = dict(info.get("outcome_parts", {})), bool(info.get("success", False))
         return not done
 
-    def _extend_or_fork(self, ep: _Episode) -> None:
-        """Re-render the conversation; extend the row if it is a strict extension, else fork."""
-        rendered = self.renderer.render_full(ep.messages, ep.tools)
+    def _extend_or_fork(self, ep: _Episode, rendered: list[int] | None = None) -> None:
+        """Re-render the conversation; extend the row if it is a strict extension, else fork
+        (the new row's prompt holds every image seen so far)."""
+        rendered = self.renderer.render_full(ep.messages, ep.tools) if rendered is None else rendered
         current = ep.row.tokens
         if rendered[: len(current)] == current:
             ep.row.add_context(rendered[len(current):])
+            ep.row.images += ep.pending_images
         else:
             ep.forks += 1
-            ep.rows.append(_Row(prompt_ids=rendered))
+            ep.rows.append(_Row(prompt_ids=rendered, images=[ImageRef(d) for d in ep.images]))
+        ep.pending_images = []
+
+    def _store_images(self, ep: _Episode, messages: list[Any], turn: int) -> list[ImageRef]:
+        """Store the images of `messages` once each; their refs (turn -1 = the prompt)."""
+        digests = [self.image_store.put_url(url) for url in image_urls(messages)]
+        ep.images += digests
+        return [ImageRef(digest, turn) for digest in digests]
+
+    async def _chat(self, ep: _Episode, turn_ids: list[int], sampling: SamplingParams,
+                    request_id: str) -> GenerationResult:
+        """One chat call (context="chat"): the conversation so far goes out with its images
+        inline; the server's prompt ids start, extend or fork the row. A turn resumed after an
+        abort continues the assistant message sampled so far."""
+        messages = list(ep.messages)
+        if turn_ids:
+            messages.append({"role": "assistant", "content": self.renderer.decode(turn_ids)})
+        prompt_ids, result = await self.engine.chat(  # type: ignore[attr-defined]  # checked in __init__
+            self.image_store.inline(messages), sampling, tools=ep.tools or None, request_id=request_id,
+            continue_final_message=bool(turn_ids))
+        if not prompt_ids:
+            pass  # aborted before the server rendered anything: the turn is retried
+        elif not ep.row.prompt_ids and not ep.row.response_ids:
+            ep.row.prompt_ids = list(prompt_ids)
+        elif list(prompt_ids) != ep.row.tokens:
+            self._extend_or_fork(ep, list(prompt_ids))
+        return result
 
     def _rows(self, ep: _Episode, env: TextEnv, group_id: str, episode_id: str, seed: int | None,
               options: dict[str, Any] | None, started: float) -> list[Trajectory]:
@@ -236,6 +297,7 @@ class AgentLoop:
                 loss_mask=row.loss_mask, behavior_logprobs=row.logprobs, policy_version=row.versions,
                 turns=row.turns, status=ep.status, outcome_reward=ep.reward, reward_parts=dict(ep.parts),
                 counters=dict(ep.counters), metadata={**metadata, "row": index, "rows": len(ep.rows)},
+                images=list(row.images),
             )
             for index, row in enumerate(ep.rows)
         ]

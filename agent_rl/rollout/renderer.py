@@ -10,15 +10,22 @@ render `base` and `base + new messages`, and keep what the second adds. Template
 tokens after an assistant message that the model does not sample (ChatML's newline
 after `<|im_end|>`); those "glue" tokens are found once from the base rendering and
 appended (loss-masked) after each assistant turn.
+
+Observations with images (GUI envs: OpenAI content parts with `image_url`) are rendered
+one of two ways (`images=`): "placeholder" (default) flattens each message to text with
+`<image>` where an image was, for text-only templates; "template" hands the parts to a
+vision-language template as Hugging Face `{"type": "image"}` parts, so it emits its own
+image tokens. Either way the image bytes travel beside the tokens (`Trajectory.images`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agent_rl.errors import AgentRLError
+from agent_rl.images import IMAGE_PLACEHOLDER, flatten_images
 
 _BASE: list[dict[str, Any]] = [
     {"role": "system", "content": "S"},
@@ -50,14 +57,20 @@ class ChatRenderer:
 
     Args:
         tokenizer: a `transformers` tokenizer with a chat template.
+        images: "placeholder" or "template" (see the module docstring).
+        image_placeholder: the text an image becomes in "placeholder" mode.
         template_kwargs: extra keyword arguments for `apply_chat_template` (e.g.
             `enable_thinking=False`).
     """
 
-    def __init__(self, tokenizer: Any, **template_kwargs: Any) -> None:
+    def __init__(self, tokenizer: Any, *, images: Literal["placeholder", "template"] = "placeholder",
+                 image_placeholder: str = IMAGE_PLACEHOLDER, **template_kwargs: Any) -> None:
         if not getattr(tokenizer, "chat_template", None):
             raise TemplateError("the tokenizer has no chat template; pass a model directory with one")
+        if images not in ("placeholder", "template"):
+            raise ValueError(f"images must be 'placeholder' or 'template', got {images!r}")
         self.tokenizer = tokenizer
+        self.images, self.image_placeholder = images, image_placeholder
         self.template_kwargs = template_kwargs
         eos = tokenizer.eos_token_id
         self.eos_ids: frozenset[int] = frozenset(eos if isinstance(eos, list) else [eos]) - {None}
@@ -71,9 +84,16 @@ class ChatRenderer:
     def _encode(self, messages: Sequence[dict[str, Any]], *, add_generation_prompt: bool,
                 tools: Sequence[dict[str, Any]] | None = None) -> list[int]:
         text = self.tokenizer.apply_chat_template(
-            list(messages), tools=list(tools) if tools else None, tokenize=False,
+            self._template_messages(messages), tools=list(tools) if tools else None, tokenize=False,
             add_generation_prompt=add_generation_prompt, **self.template_kwargs)
         return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _template_messages(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.images == "placeholder":
+            return flatten_images(messages, self.image_placeholder)
+        return [{**m, "content": [{"type": "image"} if isinstance(p, dict) and p.get("type") == "image_url" else p
+                                  for p in m["content"]]} if isinstance(m.get("content"), list) else dict(m)
+                for m in messages]
 
     def render_prompt(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
                       ) -> list[int]:

@@ -55,11 +55,12 @@ def completion_logprobs(tokenizer: Any, result: GenerationResult, as_ids: bool) 
     return {"tokens": tokens, "token_logprobs": list(result.logprobs), "top_logprobs": tops, "text_offset": offsets}
 
 
-def chat_logprobs(tokenizer: Any, result: GenerationResult, top_n: int) -> dict[str, Any]:
-    """OpenAI's chat `choices[].logprobs`: {"content": [{token, logprob, bytes, top_logprobs}]}."""
+def chat_logprobs(tokenizer: Any, result: GenerationResult, top_n: int, as_ids: bool = False) -> dict[str, Any]:
+    """OpenAI's chat `choices[].logprobs`: {"content": [{token, logprob, bytes, top_logprobs}]};
+    `as_ids` writes tokens as "token_id:N" (vLLM's `return_tokens_as_token_ids`)."""
     def entry(token: int, logprob: float) -> dict[str, Any]:
         text = token_text(tokenizer, token)
-        return {"token": text, "logprob": logprob, "bytes": list(text.encode())}
+        return {"token": f"token_id:{token}" if as_ids else text, "logprob": logprob, "bytes": list(text.encode())}
 
     content = []
     for position, (token, logprob) in enumerate(zip(result.token_ids, result.logprobs, strict=True)):

@@ -7,7 +7,7 @@ Routes (no authentication: keep it on loopback or behind something that authenti
 | `GET /health` | `{status, weight_version, running, detail}`; 503 when the engine is down |
 | `GET /v1/models` | the one served model: `{object: "list", data: [{id, object: "model", max_model_len, …}]}` |
 | `POST /v1/completions` | `prompt` as text or token ids; `logprobs: k`, `return_token_ids`, `return_tokens_as_token_ids` and vLLM's sampling fields (`schemas.CompletionRequest`) → `choices[0].{text, token_ids, prompt_token_ids, logprobs{tokens, token_logprobs, top_logprobs, text_offset}, finish_reason, stop_reason}` |
-| `POST /v1/chat/completions` | `messages`, `tools`, `logprobs`/`top_logprobs`, `return_token_ids` → `choices[0].{message{content, tool_calls}, logprobs{content}, finish_reason, token_ids}`, `prompt_token_ids` |
+| `POST /v1/chat/completions` | `messages` (image parts become the text `<image>`: text models), `tools`, `logprobs`/`top_logprobs`, `return_token_ids`, `return_tokens_as_token_ids` → `choices[0].{message{content, tool_calls}, logprobs{content}, finish_reason, token_ids}`, `prompt_token_ids` |
 | `POST /update_weights` | `{path, version, abort_running=true}` → `{version}`: reload from a `save_pretrained` directory (prime-rl's shape) |
 | `POST /abort_requests` | `{request_ids: [...]}` (empty or absent: all) → `{aborted}`; aborted requests answer with `finish_reason: "abort"` and their tokens so far (vLLM's shape) |
 
@@ -127,7 +127,8 @@ class ModelServer:
         finish = "tool_calls" if tool_calls and result.finish_reason == FinishReason.STOP else result.finish_reason.value
         choice: dict[str, Any] = {
             "index": 0, "message": {"role": "assistant", "content": content, "tool_calls": tool_calls},
-            "logprobs": await asyncio.to_thread(_responses.chat_logprobs, self.tokenizer, result, top)
+            "logprobs": await asyncio.to_thread(_responses.chat_logprobs, self.tokenizer, result, top,
+                                           body.return_tokens_as_token_ids)
             if body.logprobs else None,
             "finish_reason": finish, "stop_reason": _responses.stop_reason(result, body.stop_token_ids or (), matched)}
         answer: dict[str, Any] = {"id": f"chatcmpl-{request_id}", "object": "chat.completion",

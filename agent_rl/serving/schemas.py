@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent_rl.images import flatten_images
+
 TokenIds = list[Annotated[int, Field(ge=0)]]
 
 
@@ -94,7 +96,9 @@ class ToolCallIn(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    """One message; `content` may be text or OpenAI content parts (text parts only)."""
+    """One message; `content` may be text or OpenAI content parts. This server runs text
+    models: an image part (`image_url`, `image`) is rendered as the text `<image>`, so a
+    multimodal conversation still gets an answer (and its exact token ids)."""
 
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
@@ -106,9 +110,9 @@ class ChatMessage(BaseModel):
     def text(self) -> str | None:
         if isinstance(self.content, list):
             kinds = {part.get("type") for part in self.content}
-            if kinds - {"text"}:
-                raise ValueError(f"only text content parts are supported, got {sorted(map(str, kinds))}")
-            return "".join(str(part.get("text", "")) for part in self.content)
+            if kinds - {"text", "image_url", "image"}:
+                raise ValueError(f"only text and image content parts are supported, got {sorted(map(str, kinds))}")
+            return flatten_images([{"content": self.content}])[0]["content"]
         return self.content
 
 
@@ -123,6 +127,7 @@ class ChatCompletionRequest(_Sampling):
     max_completion_tokens: int | None = Field(None, ge=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    return_tokens_as_token_ids: bool = False
     add_generation_prompt: bool = True
     continue_final_message: bool = False
     chat_template_kwargs: dict[str, Any] | None = None

@@ -81,7 +81,7 @@ class RolloutSection(_Section):
     max_turns: int = Field(4, ge=1)
     max_tokens_per_turn: int = Field(256, ge=1)
     max_total_tokens: int = Field(2048, ge=1)
-    context: Literal["incremental", "rerender"] = "incremental"
+    context: Literal["incremental", "rerender", "chat"] = "incremental"
     max_retries: int = Field(2, ge=0)
 
 

@@ -38,6 +38,7 @@ import torch
 
 from agent_rl.algos import AdvantageInputs, build_batch, compute_advantages, filter_groups
 from agent_rl.engines import Engine, SamplingParams, make_engine
+from agent_rl.images import image_store_for
 from agent_rl.learner import (
     Learner,
     latest_checkpoint,
@@ -234,8 +235,9 @@ class Trainer:
 
         # No per-request seed: it would give every sample the same random draws.
         sampling = SamplingParams(max_new_tokens=self.config.rollout.max_tokens_per_turn, temperature=ev.temperature)
-        loop = AgentLoop(engine, renderer, sampling, self._budget(), context=self.config.rollout.context)
         out = self.run_dir / "eval" / label
+        loop = AgentLoop(engine, renderer, sampling, self._budget(), context=self.config.rollout.context,
+                         image_store=image_store_for(out / "trajectories.jsonl"))
         started = time.perf_counter()
         report = await run_benchmark(loop, self._env_specs(ev.env_kwargs), model=label, n=ev.n, limit=ev.num_tasks,
                                      concurrency=self.config.rollout.max_concurrency, out_dir=out,
@@ -401,7 +403,8 @@ class Trainer:
                     log_: MetricsLogger) -> None:
         cfg, r = self.config, self.config.rollout
         sampling = SamplingParams(max_new_tokens=r.max_tokens_per_turn, temperature=r.temperature, top_p=r.top_p)
-        loop = AgentLoop(engine, renderer, sampling, self._budget(), context=r.context)
+        loop = AgentLoop(engine, renderer, sampling, self._budget(), context=r.context,
+                         image_store=image_store_for(self.run_dir / "trajectories.jsonl"))
         rollout = RolloutConfig(group_size=r.group_size, max_concurrency=r.max_concurrency,
                                 per_env_concurrency=r.per_env_concurrency, batch_size=r.groups_per_step,
                                 max_staleness=r.max_staleness, max_retries=r.max_retries,

@@ -143,3 +143,52 @@ async def test_a_real_vllm_server() -> None:
         assert (await engine.health()).ok
     finally:
         await engine.aclose()
+
+
+def _vllm_chat(ids: list[int] | None, tokens: list[str], prompt: list[int] | None = (1, 2, 3)) -> dict:
+    """A vLLM `/v1/chat/completions` answer (with return_token_ids: prompt_token_ids + token_ids)."""
+    choice = {"index": 0, "message": {"role": "assistant", "content": "a b c"}, "finish_reason": "length",
+              "logprobs": {"content": [{"token": t, "logprob": -0.5 * (i + 1), "bytes": [], "top_logprobs": []}
+                                       for i, t in enumerate(tokens)]}}
+    if ids is not None:
+        choice["token_ids"] = ids
+    answer = {"id": "chatcmpl-x", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
+    if prompt is not None:
+        answer["prompt_token_ids"] = list(prompt)
+    return answer
+
+
+async def test_chat_sends_images_in_the_openai_image_message_format() -> None:
+    seen: list[dict] = []
+    answers = iter([_vllm_chat([5, 6, 7], ["a", "b", "c"]),
+                    _vllm_chat(None, ["token_id:5", "token_id:6", "token_id:7"], prompt=[9, 9])])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/chat/completions"
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=next(answers))
+
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    messages = [{"role": "user", "content": [{"type": "text", "text": "Click OK"}, image]}]
+    engine = OpenAIEngine("http://vllm", model="m", transport=httpx.MockTransport(handler))
+    prompt_ids, result = await engine.chat(messages, SAMPLING, request_id="c1")
+    assert prompt_ids == [1, 2, 3] and result.token_ids == [5, 6, 7] and result.logprobs == [-0.5, -1.0, -1.5]
+    assert result.finish_reason == FinishReason.LENGTH and result.prompt_tokens == 3
+    prompt_ids, result = await engine.chat(messages, SAMPLING, continue_final_message=True)
+    assert prompt_ids == [9, 9] and result.token_ids == [5, 6, 7]  # ids from "token_id:N" strings
+    body = seen[0]
+    assert body["messages"][0]["content"][1] == image  # the part goes out as is: OpenAI's format
+    assert {k: body[k] for k in ("model", "logprobs", "return_token_ids", "return_tokens_as_token_ids",
+                                 "add_generation_prompt", "continue_final_message", "request_id", "max_tokens")} == \
+        {"model": "m", "logprobs": True, "return_token_ids": True, "return_tokens_as_token_ids": True,
+         "add_generation_prompt": True, "continue_final_message": False, "request_id": "c1", "max_tokens": 3}
+    assert "prompt" not in body and seen[1]["add_generation_prompt"] is False
+    await engine.aclose()
+
+
+async def test_chat_without_prompt_token_ids_is_refused() -> None:
+    engine = OpenAIEngine("http://vllm", model="m", transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, json=_vllm_chat([5, 6, 7], ["a", "b", "c"], prompt=None))))
+    with pytest.raises(EngineProtocolError, match="prompt_token_ids"):
+        await engine.chat([{"role": "user", "content": "hi"}], SAMPLING)
+    await engine.aclose()
