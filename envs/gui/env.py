@@ -15,9 +15,9 @@ for unparsable actions, `out_of_screen_reward` for points off the screen, and
 `target_click_reward` for a left click inside the element the reference policy would
 click next on the screen the click was made on (the task knows its target, so the
 scripted solver names that element; see `solvers.target_element`). The bonus is dense
-shaping towards the goal: it rewards grounding (finding the right widget) before the
-whole task is solved, and only a click on the widget that makes progress from the current
-screen earns it, so repeating a click earns it only where the click is still progress.
+shaping towards the goal: it pays for grounding (finding the right widget) before whole
+tasks are solved, and only for the click that is progress from the current screen, so
+clicking the same box again earns it only if that is still the next step.
 """
 
 from __future__ import annotations
@@ -176,8 +176,10 @@ class GuiEnv(ToolEnv[GuiTask]):
         """Whether the turn's latest call is a left click inside the reference policy's next
         target on the screen it was made on (the previous call's screen in this turn, else the
         last observation)."""
-        call = turn.tool_calls[-1]
+        call, result = turn.tool_calls[-1], turn.tool_results[-1]
         if call.name != "click" or call.arguments.get("button", "left") != "left" or self.task is None:
+            return False
+        if "elements" not in result.data:  # not run (over the per-turn limit) or refused: no click happened
             return False
         before = next((r.data for r in reversed(turn.tool_results[:-1]) if "elements" in r.data), self.last_data)
         element = target_element(self.task.app, self.task.goal()["target"], list(before.get("elements", [])))

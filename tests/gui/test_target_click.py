@@ -53,6 +53,9 @@ async def test_bonus_inside_the_target_and_not_outside(desktop_client: ToolClien
         x, y = center(box)  # two calls in one turn: each judged on the screen it was made on
         _obs, reward, *_, info = await env.astep(f"pyautogui.click({x}, {y})\npyautogui.click({x}, {y})")
         assert info["reward_parts"] == {PART: pytest.approx(0.25)}  # the first redoes it, the second undoes it
+        over = "\n".join(["pyautogui.click(630, 470)"] * env.max_tool_calls_per_turn + [f"pyautogui.click({x}, {y})"])
+        _obs, reward, *_, info = await env.astep(over)  # the target click is over the per-turn limit: not run
+        assert reward == 0.0 and PART not in info["reward_parts"]
     finally:
         await env.aclose()
 
