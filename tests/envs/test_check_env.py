@@ -15,11 +15,11 @@ import envs
 def _needs(env_id: str) -> list[pytest.MarkDecorator]:
     """Web envs need the browser, GUI envs Xvfb (`make setup` installs both); elsewhere they
     skip, saying so."""
-    if env_id.startswith("gui-"):
+    if env_id.startswith("gui-") and env_id != "gui-miniwob-v0":  # MiniWoB++ pixels: the browser
         from tests.gui.conftest import HAVE_DESKTOP
 
         return [pytest.mark.skipif(not HAVE_DESKTOP, reason="needs Xvfb, xdotool, tkinter and mss (`make setup`)")]
-    if not env_id.startswith("web-"):
+    if not env_id.startswith("web-") and env_id != "gui-miniwob-v0":
         return []
     from tool_servers.browser.config import DEFAULT_CHROMIUM
     from tool_servers.browser.pool import playwright_available
