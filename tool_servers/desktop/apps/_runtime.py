@@ -119,6 +119,20 @@ class Host:
         self.listener.listen(8)
         root.tk.createfilehandler(self.listener, tk.READABLE, self._accept)
 
+    def catch_up(self) -> None:
+        """Handle the input the agent's last action produced before answering about the screen.
+
+        The server asks only after `xdotool` has exited, and xdotool's closing XSync means the
+        X server has already turned its fake input into events for this app — but they may
+        still sit unread on the X connection while Tk serves this socket first, and the
+        answer would describe the screen before the action. A round trip to the X server
+        (`winfo_pointerxy` is an XQueryPointer) reads every event sent before it; `update`
+        then runs their handlers and redraws. Without this, a loaded machine showed ~2% of
+        observations one action stale.
+        """
+        self.root.winfo_pointerxy()
+        self.root.update()
+
     def _accept(self, *_args: Any) -> None:
         conn, _ = self.listener.accept()
         with conn:
@@ -136,7 +150,7 @@ class Host:
             conn.sendall(json.dumps(reply).encode() + b"\n")
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.root.update_idletasks()  # geometry and values as drawn
+        self.catch_up()
         cmd = request.get("cmd")
         if cmd == "ping":
             return {"ok": self.root.winfo_ismapped()}
