@@ -67,7 +67,8 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
         super().__init__(loaded, parser="gui", max_turns=max_turns, max_tool_calls_per_turn=max_tool_calls_per_turn,
                          tool_schemas_in_prompt=tool_schemas_in_prompt, **kwargs)
         self.last_data: dict[str, Any] = {}
-        self._history: list[Action] = []
+        self._history: list[Action] = []  # the scripted agent's element actions done so far
+        self._pending: tuple[Action, str] | None = None  # its latest proposal and the text written
 
     # ---- ToolEnv hooks ----------------------------------------------------------------
     def task_id(self, task: WebTask) -> str:
@@ -99,7 +100,7 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
         messages, info = await super().areset(seed=seed, options=options)
         assert self._client is not None and self._session is not None
         first = await self._client.call(self._session, ToolCall("observe", {}))
-        self.last_data, self._history = dict(first.data), []
+        self.last_data, self._history, self._pending = dict(first.data), [], None
         width, height = self.last_data.get("screen", [0, 0])
         goal = str(self.last_data.get("goal", ""))
         opening = [system(SYSTEM_PROMPT.format(width=width, height=height, seen=SEEN[self.observation])),
@@ -108,6 +109,14 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
         self.transcript.extend(dict(m) for m in opening)  # type: ignore[misc]  # copies of TypedDicts
         info["goal"], info["screen"] = goal, [width, height]
         return messages, info
+
+    async def astep(self, action: str) -> StepResult:
+        """A step; a scripted agent's proposal counts as done once it is the action taken."""
+        pending, self._pending = self._pending, None
+        result = await super().astep(action)
+        if pending is not None and pending[1] == action:
+            self._history.append(pending[0])
+        return result
 
     def format_tool_result(self, result: ToolResult) -> Message:
         """The action's one-line result; the screen is added to the turn's last message."""
@@ -149,10 +158,10 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
             raise EnvConfigError("scripted actions need a task: call reset() first")
         if kind not in ("reference", "wrong"):
             raise EnvConfigError(f"unknown scripted action kind {kind!r}; use 'reference' or 'wrong'")
-        action, actions = scripted_pixel_actions(task.task, self.last_data, self._history, kind)
-        if action is not None:
-            self._history.append(action)
-        return "\n".join(render_action(a, self.action_format) for a in actions)
+        action, actions = scripted_pixel_actions(task.task, self.last_data, list(self._history), kind)
+        text = "\n".join(render_action(a, self.action_format) for a in actions)
+        self._pending = (action, text) if action is not None else None
+        return text
 
     def scripted_actions(self, kind: str = "reference") -> list[str]:
         """The next scripted action (see `scripted_next_action`), as a one-step script."""

@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image, ImageChops
 
+from agent_rl.agents import ScriptedAgent
 from envs.gui.miniwob import MiniWoBPixelEnv
 from tests.web.conftest import needs_browser
 from tool_servers import ToolClient, create_app
@@ -50,10 +51,13 @@ def image(data: dict) -> Image.Image:
 
 
 async def play(env: MiniWoBPixelEnv, kind: str, seed: int, task: str) -> dict:
-    await env.areset(seed=seed, options={"task_id": f"miniwob/{task}"})
+    """One episode of the model-free agent `agent-rl eval` uses (it asks for a script first)."""
+    agent = ScriptedAgent(kind)
+    observation, _info = await env.areset(seed=seed, options={"task_id": f"miniwob/{task}"})
+    await agent.start(env, observation)
     info: dict = {}
     for _ in range(env.max_turns):
-        _observation, reward, terminated, truncated, info = await env.astep(env.scripted_next_action(kind))
+        observation, reward, terminated, truncated, info = await env.astep(await agent.act(env, observation))
         if terminated or truncated:
             return {**info, "reward": reward}
     return {**info, "reward": None}
