@@ -183,3 +183,28 @@ async def test_keys_and_bad_keys(client: ToolClient) -> None:
     finally:
         await client.delete_session(session)
 
+
+
+async def test_pointer_tools(client: ToolClient) -> None:
+    session = await client.create_session({"site": "miniwob", "task": "enter-text", "seed": 2,
+                                           "observation": "pixels"})
+    try:
+        box = next(b for b in (await client.call(session, ToolCall("observe", {}))).data["elements"]
+                   if b["tag"] == "textbox")
+        x, y = box["x"] + 5, box["y"] + box["h"] // 2
+        moved = await client.call(session, ToolCall("mouse_move", {"x": x, "y": y}))
+        assert moved.data["pointer"] == [x, y]
+        for name in ("mouse_down", "mouse_up"):
+            assert not (await client.call(session, ToolCall(name, {"button": "left"}))).is_error
+        await client.call(session, ToolCall("keyboard_type", {"text": "one two"}))
+        drag = await client.call(session, ToolCall("mouse_drag_and_drop", {
+            "from_x": x, "from_y": y, "to_x": box["x"] + box["w"] - 2, "to_y": y}))
+        assert not drag.is_error and drag.data["pointer"] == [box["x"] + box["w"] - 2, y]
+        await client.call(session, ToolCall("keyboard_type", {"text": "Z"}))  # replaces the dragged selection
+        double = await client.call(session, ToolCall("mouse_dblclick", {"x": x, "y": y}))
+        assert next(b for b in double.data["elements"] if b["id"] == box["id"])["text"] == "Z"
+        off = await client.call(session, ToolCall("mouse_drag_and_drop", {"from_x": x, "from_y": y,
+                                                                          "to_x": 160, "to_y": y}))
+        assert off.is_error and off.data["error_kind"] == "out_of_screen"
+    finally:
+        await client.delete_session(session)

@@ -111,18 +111,22 @@ async def mouse_move(session: BrowserSession, args: MousePointArgs) -> str:
     return f"moved the mouse to ({args.x}, {args.y})"
 
 
-async def mouse_down(session: BrowserSession, args: MouseButtonArgs) -> str:
+async def _move_if_asked(session: BrowserSession, args: MouseButtonArgs) -> None:
+    """Move to (x, y) first when either is given (the other stays where the mouse is)."""
     if args.x is not None or args.y is not None:
-        await _move(session, *_point(session, args.x if args.x is not None else pointer(session)[0],
-                                     args.y if args.y is not None else pointer(session)[1]))
+        here = pointer(session)
+        await _move(session, *_point(session, here[0] if args.x is None else args.x,
+                                     here[1] if args.y is None else args.y))
+
+
+async def mouse_down(session: BrowserSession, args: MouseButtonArgs) -> str:
+    await _move_if_asked(session, args)
     await session.page.mouse.down(button=args.button)
     return f"pressed the {args.button} button at {pointer(session)}"
 
 
 async def mouse_up(session: BrowserSession, args: MouseButtonArgs) -> str:
-    if args.x is not None or args.y is not None:
-        await _move(session, *_point(session, args.x if args.x is not None else pointer(session)[0],
-                                     args.y if args.y is not None else pointer(session)[1]))
+    await _move_if_asked(session, args)
     await session.page.mouse.up(button=args.button)
     return f"released the {args.button} button at {pointer(session)}"
 
