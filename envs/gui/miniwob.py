@@ -125,7 +125,8 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
             turn.reward_parts["step/out_of_screen"] = (turn.reward_parts.get("step/out_of_screen", 0.0)
                                                        + self.out_of_screen_reward)
             turn.step_reward += self.out_of_screen_reward
-        return user(f"Action result: {result.content.split(chr(10) * 2, 1)[0]}")
+        line = result.content.split("\n\n", 1)[0]  # the screen (tree) follows the blank line
+        return user(f"Action result: {line}")
 
     async def _run_tools(self, turn: Turn, calls: list[ToolCall]) -> StepResult:
         """Do the GUI calls with the browser's coordinate tools; DONE / FAIL (or MiniWoB++
