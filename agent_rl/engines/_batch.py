@@ -31,6 +31,8 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import Cache, DynamicLayer
 
+from agent_rl.engines._lean_decode import LeanDecoder, SharedPrefix
+
 #: Spare columns reserved after a re-layout: the cache is copied at most once per this many steps.
 HEADROOM = 256
 _ALIGN = 64
@@ -105,8 +107,11 @@ class RunningBatch:
         headroom: spare columns after each re-layout.
     """
 
-    def __init__(self, device: torch.device, max_rows: int, headroom: int = HEADROOM) -> None:
+    def __init__(self, device: torch.device, max_rows: int, headroom: int = HEADROOM,
+                 lean: LeanDecoder | None = None) -> None:
         self.device, self.max_rows, self.headroom = device, max_rows, headroom
+        self.lean = lean  # the lean decode step (`_lean_decode`), when the model supports it
+        self.shared: SharedPrefix | None = None  # what every row starts with (lean steps only)
         self.keys: list[torch.Tensor] = []  # per layer [rows_cap, H, cols_cap, D]
         self.values: list[torch.Tensor] = []
         self.mask_RC = torch.zeros(0, 0, dtype=torch.bool, device=device)
@@ -118,6 +123,7 @@ class RunningBatch:
 
     def reset(self) -> None:
         """Drop every row (the buffers are kept for the next rows)."""
+        self.shared = None
         self.size = 0
         self.start = self.end = 0
         self.first: list[int] = []
@@ -260,11 +266,37 @@ class RunningBatch:
             self._reserve(tuple(self.keys), self.size, 0)
         rows = slice(0, self.size)
         self.mask_RC[rows, self.end] = True
+        if self.lean is not None:
+            start, mask_BL = self.start, self.mask_RC[rows, self.start:self.end + 1]
+            if self.shared is not None:  # attend to what follows the shared start, per row
+                own_B = torch.tensor(self.first, device=self.device) + self.shared.length
+                start = int(own_B.min())
+                columns_L = torch.arange(start, self.end + 1, device=self.device)
+                mask_BL = self.mask_RC[rows, start:self.end + 1] & (columns_L[None, :] >= own_B[:, None])
+            logits = self.lean.step(self.next_tokens_R[rows], self.positions_R[rows], self.keys, self.values, rows,
+                                    self.end, slice(start, self.end + 1), mask_BL, self.shared)
+            self.end += 1
+            self.positions_R[rows] += 1
+            return logits
         out = model(input_ids=self.next_tokens_R[rows, None], attention_mask=self.mask_RC[rows, self.start:self.end + 1],
                     position_ids=self.positions_R[rows, None], past_key_values=self.cache, use_cache=True)
         self.end += 1
         self.positions_R[rows] += 1
         return out.logits[:, -1, :].float()
+
+    @torch.inference_mode()
+    def share_start(self, length: int, min_length: int = 64) -> None:
+        """Declare that every running row starts with the same `length` tokens (the caller
+        knows the tokens): lean decode steps then read their keys and values once per step
+        from one shared copy. Below `min_length`, or without the lean step, nothing is shared."""
+        if self.lean is None or self.size < 2 or length < min_length:
+            self.shared = None
+            return
+        if self.shared is not None and self.shared.length == length:
+            return
+        columns = slice(self.first[0], self.first[0] + length)
+        self.shared = SharedPrefix(tuple(k[0, :, columns].contiguous() for k in self.keys),
+                                   tuple(v[0, :, columns].contiguous() for v in self.values))
 
     @torch.inference_mode()
     def set_next_tokens(self, tokens_B: torch.Tensor) -> None:

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from agent_rl.engines._batch import RowKV, RunningBatch, prefill, prefill_start
+from agent_rl.engines._lean_decode import LeanDecoder
 from agent_rl.engines._prefix_cache import PrefixCache, common_length
 from agent_rl.engines._sampling import Sampled, sample_next
 from agent_rl.engines._stop import StopChecker
@@ -103,11 +104,12 @@ class Scheduler(threading.Thread):
             not covered by the cache count.
         seed: seeds the generator shared by unseeded sampled rows.
         prefix_cache: finished rows' KV for the next turns; None disables reuse.
+        lean: the lean decode step (None: the model's own forward).
     """
 
     def __init__(self, model: torch.nn.Module, load_weights: Callable[[WeightUpdate], None], *,
                  device: torch.device, version: int, max_batch_size: int, max_prefill_tokens: int,
-                 seed: int, prefix_cache: PrefixCache | None = None) -> None:
+                 seed: int, prefix_cache: PrefixCache | None = None, lean: LeanDecoder | None = None) -> None:
         super().__init__(name="hf-engine-scheduler", daemon=True)
         self.model = model
         self.load_weights = load_weights
@@ -120,7 +122,7 @@ class Scheduler(threading.Thread):
         self.commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.waiting: collections.deque[Request] = collections.deque()
         self.rows: list[Request] = []
-        self.batch = RunningBatch(device, max_batch_size)
+        self.batch = RunningBatch(device, max_batch_size, lean=lean)
         self.prefix_cache = prefix_cache
         self.updates: collections.deque[tuple[WeightUpdate, Ack]] = collections.deque()
         self.closed = False
@@ -238,7 +240,26 @@ class Scheduler(threading.Thread):
             self._finish(request, FinishReason.ABORT)
 
     def _keep(self, rows: list[int]) -> None:
+        if len(rows) == len(self.rows):
+            return  # nobody left (the common case after a decode step)
         self.rows = [self.rows[i] for i in self.batch.keep(rows)]
+        self._share_running_start()
+
+    def _share_running_start(self) -> None:
+        """Tell the batch how many prompt tokens every running row shares (cascade
+        attention in lean steps); recomputed whenever rows join or leave."""
+        if self.batch.lean is None:
+            return
+        if len(self.rows) < 2:
+            self.batch.share_start(0)
+            return
+        anchor = self.rows[0].prompt
+        length = len(anchor)
+        for request in self.rows[1:]:
+            length = common_length(anchor[:length], request.prompt)
+            if length == 0:
+                break
+        self.batch.share_start(length)
 
     def _apply_due_updates(self) -> None:
         while self.updates and not self.rows:
@@ -334,6 +355,7 @@ class Scheduler(threading.Thread):
         self.stats["prefills"] += 1
         self.stats["prefill_tokens"] += sum(len(r.prompt) - r.reused for r in new)
         self.rows.extend(new)
+        self._share_running_start()
         self._record(sampled, first_row=len(self.rows) - len(new))
         self.stats["prefill_s"] += time.perf_counter() - started
         return True

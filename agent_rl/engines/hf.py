@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from agent_rl.engines._lean_decode import LeanDecoder
 from agent_rl.engines._prefix_cache import PrefixCache
 from agent_rl.engines._scheduler import Ack, Request, Scheduler
 from agent_rl.engines._stop import StopChecker
@@ -105,6 +106,9 @@ class HFEngine(Engine):
             (65,536 tokens: 64 MiB for the tiny model, 0.75 GiB for the 0.5b preset in bf16).
         prefix_cache_ttl_s: a parked sequence not continued within this many seconds is
             dropped; None keeps it until evicted (least recently parked first).
+        lean_decode: decode steps through `_lean_decode.LeanDecoder` (Llama/Qwen2 models:
+            no per-step mask building or KV copies, one shared read of a prompt start all
+            running rows share); False, or an unsupported model, uses the model's forward.
     """
 
     name: ClassVar[str] = "hf"
@@ -113,7 +117,7 @@ class HFEngine(Engine):
                  device: str = "cpu", dtype: str = "float32", max_batch_size: int = 64,
                  max_prefill_tokens: int = 8192, max_model_len: int | None = None, seed: int = 0,
                  weight_version: int = 0, prefix_cache_tokens: int = 65536,
-                 prefix_cache_ttl_s: float | None = 600.0) -> None:
+                 prefix_cache_ttl_s: float | None = 600.0, lean_decode: bool = True) -> None:
         if max_batch_size < 1 or max_prefill_tokens < 1:
             raise ValueError("max_batch_size and max_prefill_tokens must be ≥ 1")
         if prefix_cache_tokens < 0:
@@ -134,7 +138,9 @@ class HFEngine(Engine):
         prefix_cache = PrefixCache(prefix_cache_tokens, prefix_cache_ttl_s) if prefix_cache_tokens else None
         self._scheduler = Scheduler(self.model, self._load_weights, device=self.device, version=weight_version,
                                     max_batch_size=max_batch_size, max_prefill_tokens=max_prefill_tokens, seed=seed,
-                                    prefix_cache=prefix_cache)
+                                    prefix_cache=prefix_cache,
+                                    lean=LeanDecoder(self.model) if lean_decode and LeanDecoder.supports(self.model)
+                                    else None)
         self._scheduler.start()
 
     @property

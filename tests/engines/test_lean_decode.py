@@ -1,0 +1,120 @@
+"""The lean decode step (`_lean_decode`) computes what the model's own forward computes —
+for Qwen2 (the tiny model) and Llama (SmolLM2's architecture), through joins, leaves and
+re-layouts, and with a prompt start shared by every row (cascade attention)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+)
+
+from agent_rl.engines import SamplingParams
+from agent_rl.engines._batch import RunningBatch, prefill
+from agent_rl.engines._lean_decode import LeanDecoder
+from agent_rl.engines.hf import HFEngine
+
+CPU = torch.device("cpu")
+START = list(range(20, 220))  # a 200-token start every row shares (an env's system prompt)
+PROMPTS = [START + [300 + i] * (3 + 5 * i) for i in range(5)]
+
+
+@pytest.fixture(scope="module")
+def qwen2(tiny_model_dir: Path) -> torch.nn.Module:
+    return AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+
+
+@pytest.fixture(scope="module")
+def llama() -> torch.nn.Module:
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=512, hidden_size=96, intermediate_size=192, num_hidden_layers=2,
+                         num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=1024,
+                         rope_theta=100000.0, initializer_range=0.1, tie_word_embeddings=True)
+    return LlamaForCausalLM(config).eval()
+
+
+def _run(model: torch.nn.Module, lean: bool, shared: int = 0, steps: int = 12) -> list[torch.Tensor]:
+    """Logits of every decode step: rows 0-2 start, 3-4 join after 4 steps, row 1 leaves
+    after 8 (headroom 3 forces re-layouts)."""
+    batch = RunningBatch(CPU, max_rows=8, headroom=3, lean=LeanDecoder(model) if lean else None)
+    out: list[torch.Tensor] = []
+
+    def join(indices: list[int]) -> None:
+        done = prefill(model, [PROMPTS[i] for i in indices], [None] * len(indices), CPU)
+        batch.join(done, done.logits_NV.argmax(-1))
+        batch.share_start(shared)
+
+    join([0, 1, 2])
+    for step in range(steps):
+        if step == 4:
+            join([3, 4])
+        if step == 8:
+            batch.keep([0, 2, 3, 4])
+            batch.share_start(shared)
+        logits = batch.decode_step(model)
+        batch.set_next_tokens(logits.argmax(-1))
+        out.append(logits)
+    return out
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+@pytest.mark.parametrize("shared", [0, 200])
+def test_lean_steps_equal_the_models_forward(arch: str, shared: int, request: pytest.FixtureRequest) -> None:
+    model = request.getfixturevalue(arch)
+    assert LeanDecoder.supports(model)
+    reference = _run(model, lean=False)
+    lean = _run(model, lean=True, shared=shared)
+    for want, got in zip(reference, lean, strict=True):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        assert torch.equal(got.argmax(-1), want.argmax(-1))
+
+
+def test_the_shared_start_is_used_only_when_long_enough(qwen2: torch.nn.Module) -> None:
+    batch = RunningBatch(CPU, max_rows=4, lean=LeanDecoder(qwen2))
+    done = prefill(qwen2, PROMPTS[:2], [None, None], CPU)
+    batch.join(done, done.logits_NV.argmax(-1))
+    batch.share_start(200)
+    assert batch.shared is not None and batch.shared.length == 200
+    assert batch.shared.keys[0].shape == (qwen2.config.num_key_value_heads, 200, 32)
+    batch.share_start(10)  # too short to be worth a second attention block
+    assert batch.shared is None
+    batch.keep([0])
+    batch.share_start(200)  # one row: nothing to share
+    assert batch.shared is None
+    no_lean = RunningBatch(CPU, max_rows=4)
+    no_lean.join(done, done.logits_NV.argmax(-1))
+    no_lean.share_start(200)
+    assert no_lean.shared is None
+
+
+def test_unsupported_models_keep_their_own_forward() -> None:
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=128, n_embd=32, n_layer=1, n_head=2, n_positions=64))
+    assert not LeanDecoder.supports(gpt2)
+    with pytest.raises(ValueError, match="not supported"):
+        LeanDecoder(gpt2)
+    scaled = LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                          num_attention_heads=2, rope_scaling={"rope_type": "linear", "factor": 2.0}))
+    assert not LeanDecoder.supports(scaled)
+
+
+def test_the_engine_gives_the_same_greedy_tokens_with_and_without_it(tiny_model_dir: Path) -> None:
+    async def generate(lean: bool) -> list[list[int]]:
+        engine = HFEngine(tiny_model_dir, lean_decode=lean)
+        try:
+            assert (engine._scheduler.batch.lean is not None) == lean
+            results = await asyncio.gather(*[engine.generate(p, SamplingParams(max_new_tokens=24, temperature=0,
+                                                                               ignore_eos=True)) for p in PROMPTS])
+            return [r.token_ids for r in results]
+        finally:
+            await engine.aclose()
+
+    assert asyncio.run(generate(True)) == asyncio.run(generate(False))
