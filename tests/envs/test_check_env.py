@@ -15,6 +15,8 @@ import envs
 def _needs(env_id: str) -> list[pytest.MarkDecorator]:
     """Web envs need the browser, GUI envs Xvfb (`make setup` installs both); elsewhere they
     skip, saying so."""
+    if env_id == "gui-grounding-v0":  # static screenshots: no display, no browser
+        return []
     if env_id.startswith("gui-") and env_id != "gui-miniwob-v0":  # MiniWoB++ pixels: the browser
         from tests.gui.conftest import HAVE_DESKTOP
 
