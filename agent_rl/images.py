@@ -149,13 +149,13 @@ def _map_image_parts(messages: Sequence[dict[str, Any]], visit: Any) -> list[dic
 
 
 def _is_image(part: object) -> bool:
-    return isinstance(part, dict) and part.get("type") == "image_url"
+    return isinstance(part, dict) and part.get("type") in ("image_url", "image")
 
 
 def image_urls(messages: Sequence[dict[str, Any]]) -> list[str]:
     """The URLs of every image part, in message and part order (token-stream order)."""
     return [str(part["image_url"]["url"]) for message in messages if isinstance(message.get("content"), list)
-            for part in message["content"] if _is_image(part)]
+            for part in message["content"] if isinstance(part, dict) and part.get("type") == "image_url"]
 
 
 def flatten_images(messages: Sequence[dict[str, Any]], placeholder: str = IMAGE_PLACEHOLDER

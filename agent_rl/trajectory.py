@@ -18,9 +18,9 @@ this hot path), so a broken rollout fails where it is built. Serialisation is on
 object per line (see `Trajectory.to_json_line`); loading validates the line with a pydantic
 model (`extra="forbid"`) first, so a corrupt or foreign line names its bad field.
 
-JSON encoding (schema version 1):
+JSON encoding (schema version 2; version 1 = no `images`):
 
-- Keys are the dataclass field names plus `"schema_version": 1`; `status` is its string.
+- Keys are the dataclass field names plus `"schema_version"`; `status` is its string.
 - Floats are written with `repr` (Python's `json`), which round-trips every finite float,
   subnormals and -0.0 included, bit for bit.
 - `behavior_logprobs` may hold -inf (a token the engine scored as impossible). JSON has no
@@ -61,8 +61,9 @@ JSON: TypeAlias = JsonValue
 """A JSON value: None, bool, int, float, str, list of JSON, or dict of str to JSON."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-SCHEMA_VERSION = 1
-"""Version of the JSON line layout. Bump it (and keep a reader for the old one) on any change."""
+SCHEMA_VERSION = 2
+"""Version of the JSON line layout. Bump it (and keep a reader for the old one) on any change.
+Version 2 added `images`; a row without images is still written as version 1."""
 
 _NEG_INF = float("-inf")
 _NEG_INF_JSON = "-inf"  # how -inf in behavior_logprobs is stored (JSON has no infinity)
@@ -310,7 +311,7 @@ class Trajectory:
         for index, ref in enumerate(self.images):
             if not isinstance(ref, ImageRef):
                 raise InvalidTrajectoryError(f"images[{index}] must be an ImageRef, got {ref!r}")
-            if ref.turn < previous or ref.turn >= max(len(self.turns), 1):
+            if ref.turn < previous or ref.turn >= len(self.turns):
                 raise InvalidTrajectoryError(
                     f"images[{index}].turn = {ref.turn} is out of order or past the last turn "
                     f"({len(self.turns)} turns); images are listed in token order")
@@ -354,7 +355,7 @@ class Trajectory:
         if logprobs and min(logprobs) == _NEG_INF:
             logprobs = [_NEG_INF_JSON if lp == _NEG_INF else lp for lp in logprobs]
         record: dict[str, Any] = {  # Any: heterogeneous JSON object
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": 1,  # 2 below when the row has images
             "trajectory_id": self.trajectory_id,
             "group_id": self.group_id,
             "task_id": self.task_id,
@@ -381,7 +382,8 @@ class Trajectory:
             "metadata": self.metadata,
             "created_at": self.created_at,
         }
-        if self.images:  # absent when empty: text-only lines stay exactly as before
+        if self.images:  # absent when empty: text-only lines stay exactly as before (version 1)
+            record["schema_version"] = 2
             record["images"] = [{"sha256": ref.sha256, "turn": ref.turn} for ref in self.images]
         return json.dumps(record, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
@@ -407,9 +409,9 @@ class Trajectory:
         if not isinstance(raw, dict):
             raise TrajectoryFormatError(f"expected a JSON object, got {type(raw).__name__}")
         version = raw.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in (1, SCHEMA_VERSION):
             raise TrajectoryFormatError(
-                f"schema_version is {version!r}; this agent-rl reads version {SCHEMA_VERSION} "
+                f"schema_version is {version!r}; this agent-rl reads versions 1 to {SCHEMA_VERSION} "
                 "(a newer file needs a newer agent-rl; a missing version is not a trajectory)"
             )
         logprobs = raw.get("behavior_logprobs")

@@ -270,7 +270,7 @@ class RunningBatch:
             start, mask_BL = self.start, self.mask_RC[rows, self.start:self.end + 1]
             if self.shared is not None:  # attend to what follows the shared start, per row
                 own_B = torch.tensor(self.first, device=self.device) + self.shared.length
-                start = int(own_B.min())
+                start = min(self.first) + self.shared.length  # (no device sync)
                 columns_L = torch.arange(start, self.end + 1, device=self.device)
                 mask_BL = self.mask_RC[rows, start:self.end + 1] & (columns_L[None, :] >= own_B[:, None])
             logits = self.lean.step(self.next_tokens_R[rows], self.positions_R[rows], self.keys, self.values, rows,
@@ -295,8 +295,10 @@ class RunningBatch:
         if self.shared is not None and self.shared.length == length:
             return
         columns = slice(self.first[0], self.first[0] + length)
-        self.shared = SharedPrefix(tuple(k[0, :, columns].contiguous() for k in self.keys),
-                                   tuple(v[0, :, columns].contiguous() for v in self.values))
+        # clone, not contiguous(): with one KV head the slice is already contiguous, and a
+        # view of slot 0 would change when a leave moves another row into that slot
+        self.shared = SharedPrefix(tuple(k[0, :, columns].clone() for k in self.keys),
+                                   tuple(v[0, :, columns].clone() for v in self.values))
 
     @torch.inference_mode()
     def set_next_tokens(self, tokens_B: torch.Tensor) -> None:

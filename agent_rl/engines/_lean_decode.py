@@ -108,7 +108,8 @@ class LeanDecoder:
         (and, first, to `shared` — then `attended`/`mask_BL` cover only what follows it)."""
         batch = tokens_B.shape[0]
         hidden = self.embed(tokens_B)  # [B, hidden]
-        freqs = positions_B.to(self.inv_freq.dtype)[:, None] * self.inv_freq[None, :]  # [B, D/2]
+        # float32 like Hugging Face: a bf16 position rounds 1001 to 1000
+        freqs = positions_B.float()[:, None] * self.inv_freq.float()[None, :]  # [B, D/2]
         angles = torch.cat((freqs, freqs), dim=-1)
         cos = (angles.cos() * self.rope_scale).to(hidden.dtype)[:, None, :]  # [B, 1, D]
         sin = (angles.sin() * self.rope_scale).to(hidden.dtype)[:, None, :]

@@ -26,7 +26,8 @@ format and the server renders it (its own template and image tokens)::
     {"model": MODEL, "messages": [{"role": "user", "content": [
         {"type": "text", "text": "..."},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}]}, ...],
-     "tools": [...] (when given), sampling fields as above,
+     "tools": [...], "tool_choice": "none" (when given: the env parses the text),
+     sampling fields as above,
      "logprobs": true, "top_logprobs": K (only when > 0),
      "return_token_ids": true,                  # vLLM ≥ 0.10.2: prompt_token_ids + choices[0].token_ids
      "return_tokens_as_token_ids": true,        # fallback: logprobs.content[].token = "token_id:123"
@@ -69,7 +70,8 @@ from agent_rl.engines.base import FinishReason, GenerationResult, SamplingParams
 from agent_rl.engines.errors import EngineProtocolError, EngineRequestError
 
 WeightSync = Literal["agent-rl", "vllm"]
-_FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH, "abort": FinishReason.ABORT}
+_FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH, "abort": FinishReason.ABORT,
+           "tool_calls": FinishReason.STOP}  # a chat answer the server parsed as tool calls
 
 
 def completion_request(model: str, prompt: Sequence[int], sampling: SamplingParams, request_id: str) -> dict[str, Any]:
@@ -102,8 +104,8 @@ def chat_request(model: str, messages: Sequence[dict[str, Any]], sampling: Sampl
                 continue_final_message=continue_final_message)
     if sampling.top_logprobs:
         body["top_logprobs"] = sampling.top_logprobs
-    if tools:
-        body["tools"] = list(tools)
+    if tools:  # rendered into the prompt; the env parses the text, not the server
+        body.update(tools=list(tools), tool_choice="none")
     return body
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from agent_rl.engines.base import Engine, FinishReason, GenerationResult, SamplingParams
-from agent_rl.images import ImageStore, image_urls
+from agent_rl.images import ImageStore, ImageStoreError, image_urls
 from agent_rl.rollout.metrics import EngineBusyMeter
 from agent_rl.rollout.renderer import ChatRenderer
 from agent_rl.trajectory import ImageRef, Trajectory, TrajectoryStatus, TurnSpan
@@ -53,7 +53,10 @@ class LoopBudget:
     """Limits of one episode. Hitting a token budget ends it as `truncated`."""
 
     max_turns: int = 8
-    max_total_tokens: int = 4096  # prompt + response of the current row
+    #: prompt + response of the current row. In the "chat" context the server renders the
+    #: context, so its length is known only after a call: the episode ends at the first
+    #: turn that starts past the budget (a row may exceed it by one turn's context).
+    max_total_tokens: int = 4096
     max_tokens_per_turn: int = 512
     max_resumes: int = 8  # partial-rollout continuations of one turn (weight updates)
     #: When a turn hits `max_tokens_per_turn` without ending itself: False ends the episode
@@ -168,7 +171,12 @@ class AgentLoop:
         tools = [t.model_dump() for t in getattr(env, "prompt_tools", getattr(env, "tools", []))]
         ep = _Episode(task_id=str(info.get("task_id", "")), tools=tools, messages=[dict(m) for m in observation])
         ep.rows.append(_Row(prompt_ids=[] if self.context == "chat" else self.renderer.render_prompt(observation, tools)))
-        ep.row.images += self._store_images(ep, observation, turn=-1)
+        try:
+            ep.row.images += self._store_images(ep, observation, turn=-1)
+        except ImageStoreError as exc:  # the env's observation is broken: not the policy's doing
+            ep.status, ep.reward, ep.error = TrajectoryStatus.ENV_ERROR, None, f"reset: observation image: {exc}"
+            await env.aend_episode()
+            return self._rows(ep, env, group_id, episode_id, seed, options, started)
         for _ in range(self.budget.max_turns):
             if not await self._turn(env, ep, f"{episode_id}-{len(ep.row.turns)}-{ep.forks}"):
                 break
@@ -222,11 +230,17 @@ class AgentLoop:
         tool_calls_before = ep.counters.get("tool_calls", 0)
         ep.counters = dict(info.get("counters", {}))
         done = terminated or truncated
+        refs: list[ImageRef] = []
+        image_error = ""
+        if not done:
+            try:
+                refs = self._store_images(ep, observation, turn=len(ep.row.turns))
+            except ImageStoreError as exc:
+                image_error, done = f"observation image: {exc}", True
         ep.messages += [{"role": "assistant", "content": text}, *(dict(m) for m in observation)]
         if not done and self.context == "incremental":
             ep.row.add_context(self.renderer.delta(turn_ids, observation).ids)
         if not done:
-            refs = self._store_images(ep, observation, turn=len(ep.row.turns))
             if self.context == "incremental":
                 ep.row.images += refs
             else:  # the row takes them when the next rendering extends it (a fork re-lists all)
@@ -236,7 +250,9 @@ class AgentLoop:
                                      num_tool_calls=ep.counters.get("tool_calls", 0) - tool_calls_before))
         if not done and self.context == "rerender":
             self._extend_or_fork(ep)  # ("chat" does this with the server's ids, next turn)
-        if info.get("env_error"):
+        if image_error:  # the env has not ended: `run` releases its session
+            ep.status, ep.reward, ep.error = TrajectoryStatus.ENV_ERROR, None, image_error
+        elif info.get("env_error"):
             ep.status, ep.reward, ep.env_done = TrajectoryStatus.ENV_ERROR, None, True
             ep.error = str(info.get("error", ""))
         elif done:

@@ -17,6 +17,7 @@ from typing import Any
 
 from agent_rl.engines.base import SamplingParams
 from agent_rl.engines.scripted import ScriptedEngine
+from agent_rl.images import ImageStore
 from agent_rl.rollout import AgentLoop, ChatRenderer, LoopBudget
 from agent_rl.rollout.env_pool import EnvPool
 from agent_rl.trajectory import Trajectory
@@ -63,9 +64,11 @@ def _scripted_engine(env: TextEnv, kind: str, renderer: ChatRenderer) -> Scripte
 async def collect_demonstrations(env_specs: dict[str, dict[str, Any]], renderer: ChatRenderer, *,
                                  episodes: int, kinds: dict[str, float], seed: int = 0,
                                  budget: LoopBudget | None = None, concurrency: int = 8,
-                                 on_episode: Callable[[Trajectory], None] | None = None) -> list[Trajectory]:
+                                 on_episode: Callable[[Trajectory], None] | None = None,
+                                 image_store: ImageStore | None = None) -> list[Trajectory]:
     """Play `episodes` scripted episodes spread over the envs' tasks (round robin over env
-    ids, tasks in a seeded shuffle); returns their trajectories (env errors dropped)."""
+    ids, tasks in a seeded shuffle); returns their trajectories (env errors dropped).
+    Screenshots go to `image_store` (where the rows' `ImageRef`s point)."""
     pool = EnvPool(env_specs, per_env_concurrency=concurrency)
     budget = budget or LoopBudget(max_tokens_per_turn=4096, max_total_tokens=1 << 16)
     env_ids = list(env_specs)
@@ -79,7 +82,7 @@ async def collect_demonstrations(env_specs: dict[str, dict[str, Any]], renderer:
         order = orders[env_id]
         async with limit, pool.env(env_id) as env:
             loop = AgentLoop(_scripted_engine(env, kind, renderer), renderer, SamplingParams(max_new_tokens=4096),
-                             budget)
+                             budget, image_store=image_store)
             rows = await loop.run(env, seed=seed + i, options={"task_index": order[i // len(env_ids) % len(order)]},
                                   group_id=f"demo-{i}")
         for row in rows:

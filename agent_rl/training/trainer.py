@@ -209,7 +209,8 @@ class Trainer:
             self.say(f"SFT: collecting {demos_cfg.episodes} demonstrations {dict(demos_cfg.kinds)} …")
             demos = await collect_demonstrations(self._env_specs(), renderer, episodes=demos_cfg.episodes,
                                                  kinds=dict(demos_cfg.kinds), seed=demos_cfg.seed,
-                                                 budget=self._budget())
+                                                 budget=self._budget(),
+                                                 image_store=image_store_for(self.run_dir / "demos.jsonl"))
             with TrajectoryWriter(self.run_dir / "demos.jsonl") as writer:
                 writer.append_many(demos)
         started = time.perf_counter()

@@ -40,7 +40,7 @@ def test_neg_inf_logprob_is_stored_as_a_string_not_a_nonstandard_literal() -> No
     assert "Infinity" not in line
     stored = json.loads(line)  # any standard JSON reader can load it
     assert stored["behavior_logprobs"][-1] == "-inf"
-    assert stored["schema_version"] == SCHEMA_VERSION
+    assert stored["schema_version"] == 1 < SCHEMA_VERSION  # no images: still a version-1 line
     assert Trajectory.from_json_line(line).behavior_logprobs[-1] == -math.inf
 
 
@@ -207,7 +207,7 @@ _DELETE = object()
         ("{not json", "not a JSON line"),
         ("[1, 2]", "expected a JSON object, got list"),
         ('{"behavior_logprobs": [-Infinity]}', "non-standard JSON constant -Infinity"),
-        (_stored(schema_version=2), "schema_version is 2; this agent-rl reads version 1"),
+        (_stored(schema_version=3), "schema_version is 3; this agent-rl reads versions 1 to 2"),
         (_stored(schema_version=_DELETE), "schema_version is None"),
         (_stored(status=_DELETE), "field `status`: Field required"),
         (_stored(rewards=[1.0]), "field `rewards`: Extra inputs are not permitted"),

@@ -78,6 +78,41 @@ def test_lean_steps_equal_the_models_forward(arch: str, shared: int, request: py
         assert torch.equal(got.argmax(-1), want.argmax(-1))
 
 
+def test_one_kv_head_and_a_leave_from_slot_zero() -> None:
+    """Multi-query attention (1 KV head): the shared start must be a copy, not a view of
+    slot 0, which a leave refills with another row."""
+    torch.manual_seed(1)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=1, initializer_range=0.1)).eval()
+    logits = {}
+    for lean in (False, True):
+        batch = RunningBatch(CPU, max_rows=4, lean=LeanDecoder(model) if lean else None)
+        done = prefill(model, PROMPTS[:3], [None] * 3, CPU)
+        batch.join(done, done.logits_NV.argmax(-1))
+        batch.share_start(200)
+        batch.set_next_tokens(batch.decode_step(model).argmax(-1))
+        batch.keep([1, 2])  # slot 0 leaves: row 2 moves into it
+        batch.share_start(200)
+        logits[lean] = batch.decode_step(model)
+    torch.testing.assert_close(logits[True], logits[False], rtol=1e-4, atol=1e-4)
+
+
+def test_bf16_positions_are_not_rounded(llama: torch.nn.Module) -> None:
+    """A model cast with .to(bfloat16) has a bf16 inv_freq; RoPE angles must still come from
+    float32 positions (bf16 rounds position 1001 to 1000)."""
+    model = LlamaForCausalLM(llama.config).eval()
+    model.load_state_dict(llama.state_dict())
+    model = model.to(torch.bfloat16)
+    long = [list(range(1, 500)) * 2 + [7 + i] for i in range(2)]  # ≈ 1,000 positions
+    out = {}
+    for lean in (False, True):
+        batch = RunningBatch(CPU, max_rows=4, lean=LeanDecoder(model) if lean else None)
+        done = prefill(model, long, [None, None], CPU)
+        batch.join(done, done.logits_NV.argmax(-1))
+        out[lean] = batch.decode_step(model)
+    assert (out[True] - out[False]).abs().max().item() < 0.1  # bf16 noise; rounded positions gave ≈ 0.65
+
+
 def test_the_shared_start_is_used_only_when_long_enough(qwen2: torch.nn.Module) -> None:
     batch = RunningBatch(CPU, max_rows=4, lean=LeanDecoder(qwen2))
     done = prefill(qwen2, PROMPTS[:2], [None, None], CPU)

@@ -192,3 +192,20 @@ async def test_chat_without_prompt_token_ids_is_refused() -> None:
     with pytest.raises(EngineProtocolError, match="prompt_token_ids"):
         await engine.chat([{"role": "user", "content": "hi"}], SAMPLING)
     await engine.aclose()
+
+
+async def test_chat_with_tools_lets_the_env_parse_and_reads_tool_calls_as_stop() -> None:
+    seen: list[dict] = []
+    answer = _vllm_chat([5, 6, 7], ["a", "b", "c"])
+    answer["choices"][0]["finish_reason"] = "tool_calls"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=answer)
+
+    engine = OpenAIEngine("http://vllm", model="m", transport=httpx.MockTransport(handler))
+    tools = [{"type": "function", "function": {"name": "python", "parameters": {"type": "object"}}}]
+    _, result = await engine.chat([{"role": "user", "content": "hi"}], SAMPLING, tools=tools)
+    assert result.finish_reason == FinishReason.STOP
+    assert seen[0]["tools"] == tools and seen[0]["tool_choice"] == "none"
+    await engine.aclose()

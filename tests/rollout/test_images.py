@@ -95,7 +95,7 @@ async def test_trajectory_files_hold_hashes_not_pixels(hf_engine, renderer, tmp_
         writer.append_many(rows)
     line = path.read_text().splitlines()[0]
     assert "base64" not in line and len(line) < 10_000
-    assert json.loads(line)["images"][0]["turn"] == -1
+    assert json.loads(line)["images"][0]["turn"] == -1 and json.loads(line)["schema_version"] == 2
     (back,) = read_trajectories(path)
     assert back == rows[0] and back.images == rows[0].images
     assert image_store_for(path).get(back.images[1].sha256)[1] == "image/png"
@@ -103,6 +103,23 @@ async def test_trajectory_files_hold_hashes_not_pixels(hf_engine, renderer, tmp_
     assert export_parquet(path, tmp_path / "t.parquet") == 1
     table = pyarrow.read_table(tmp_path / "t.parquet").to_pylist()
     assert [i["sha256"] for i in table[0]["images"]] == [ref.sha256 for ref in back.images]
+
+
+class LinkEnv(ScreenEnv):
+    """Shows an image by http URL after the first action: not something the store can keep."""
+
+    async def astep(self, action):
+        _, reward, terminated, truncated, info = await super().astep(action)
+        link = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.org/s.png"}}]}
+        return [link], reward, terminated, truncated, info
+
+
+async def test_an_observation_image_the_store_cannot_keep_is_an_env_error(hf_engine, renderer) -> None:
+    env = LinkEnv(turns=3)
+    (row,) = await AgentLoop(hf_engine, renderer, SAMPLING, BUDGET).run(env, seed=3)
+    assert row.status.value == "env_error" and row.outcome_reward is None
+    assert "observation image" in row.metadata["error"] and "data URL" in row.metadata["error"]
+    assert [ref.turn for ref in row.images] == [-1]
 
 
 def test_image_refs_are_validated() -> None:
@@ -113,8 +130,12 @@ def test_image_refs_are_validated() -> None:
         ImageRef("abc")
     with pytest.raises(ValueError, match="past the last turn"):
         Trajectory(**base, images=[ImageRef("a" * 64, turn=3)])
+    with pytest.raises(ValueError, match="past the last turn"):  # no turns: only prompt images
+        Trajectory(**base, images=[ImageRef("a" * 64, turn=0)])
+    assert Trajectory(**base, images=[ImageRef("a" * 64)]).images[0].turn == -1
     text_only = Trajectory(**base)
-    assert "images" not in json.loads(text_only.to_json_line())  # text rows: the line is unchanged
+    stored = json.loads(text_only.to_json_line())
+    assert "images" not in stored and stored["schema_version"] == 1  # text rows: the line is unchanged
 
 
 @pytest.fixture(scope="module")
