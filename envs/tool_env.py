@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from envs.base import StepResult, TextEnv
 from envs.errors import EnvConfigError, EpisodeStateError, ParseError
 from envs.parsing import ParsedAction, make_parser
+from envs.task_choice import choose_task
 from envs.types import Message, Turn, tool_message, user
 from tool_servers import ServerSettings, ToolClient, create_app, make_tool_server
 from tool_servers.errors import (
@@ -222,23 +223,10 @@ class ToolEnv(TextEnv, Generic[TaskT]):
             await client.aclose()
 
     # ---- episode ----------------------------------------------------------------------
-    def _pick_task(self, options: dict[str, Any]) -> TaskT:
-        if "task_id" in options:
-            task_id = options["task_id"]
-            if task_id not in self._index:
-                raise EnvConfigError(f"unknown task_id {task_id!r} ({len(self.tasks)} tasks in this env)")
-            return self.tasks[self._index[task_id]]
-        if "task_index" in options:
-            index = options["task_index"]
-            if not isinstance(index, int) or not 0 <= index < len(self.tasks):
-                raise EnvConfigError(f"task_index must be in [0, {len(self.tasks)}), got {index!r}")
-            return self.tasks[index]
-        return self.tasks[int(self.np_random.integers(0, len(self.tasks)))]
-
     async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
                      ) -> tuple[list[Message], dict[str, Any]]:
         self.seed_episode(seed)
-        task = self._pick_task(options or {})
+        task = choose_task(self.tasks, self._index, options or {}, self.np_random)
         client = await self._ensure_client()
         await self._end_session()
         self.task, self.turns, self._invalid_streak = task, [], 0

@@ -37,6 +37,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return init_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model", seed=0)
 
 
+@pytest.fixture(scope="module")
+def model_server(tiny_model_dir: Path) -> Iterator[LocalServer]:
+    """`agent-rl serve model` on the tiny model (served as "tiny"), on 127.0.0.1."""
+    server = start_local_server("model", "--model", str(tiny_model_dir), "--served-model-name", "tiny",
+                                timeout_s=120)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def tokenizer(tiny_model_dir: Path):
     """The tiny model's tokenizer (with its tool-use chat template)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -17,17 +16,9 @@ from agent_rl.engines.errors import EngineRequestError, EngineUnavailableError
 from agent_rl.engines.hf import HFEngine
 from agent_rl.engines.openai_compat import OpenAIEngine
 from tests.engines.conftest import PROMPTS
-from tool_servers.local import LocalServer, free_port, start_local_server
+from tool_servers.local import LocalServer, free_port
 
 GREEDY = SamplingParams(max_new_tokens=16, temperature=0, ignore_eos=True)
-
-
-@pytest.fixture(scope="module")
-def model_server(tiny_model_dir: Path) -> Iterator[LocalServer]:
-    server = start_local_server("model", "--model", str(tiny_model_dir), "--served-model-name", "tiny",
-                                timeout_s=120)
-    yield server
-    server.stop()
 
 
 async def test_same_greedy_tokens_as_the_in_process_engine(model_server: LocalServer, hf_engine: HFEngine) -> None:

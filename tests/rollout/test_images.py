@@ -9,7 +9,6 @@ import asyncio
 import base64
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from agent_rl.rollout import AgentLoop, LoopBudget
 from agent_rl.trajectory import ImageRef, Trajectory
 from agent_rl.trajectory_io import TrajectoryWriter, export_parquet, read_trajectories
 from envs import TextEnv
-from tool_servers.local import LocalServer, start_local_server
+from tool_servers.local import LocalServer
 
 
 def png(shade: int) -> str:
@@ -136,14 +135,6 @@ def test_image_refs_are_validated() -> None:
     text_only = Trajectory(**base)
     stored = json.loads(text_only.to_json_line())
     assert "images" not in stored and stored["schema_version"] == 1  # text rows: the line is unchanged
-
-
-@pytest.fixture(scope="module")
-def model_server(tiny_model_dir: Path) -> Iterator[LocalServer]:
-    server = start_local_server("model", "--model", str(tiny_model_dir), "--served-model-name", "tiny",
-                                timeout_s=120)
-    yield server
-    server.stop()
 
 
 async def test_chat_context_sends_images_and_keeps_the_servers_tokens(model_server: LocalServer, renderer,

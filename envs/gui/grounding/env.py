@@ -29,6 +29,7 @@ from envs.errors import EnvConfigError, EpisodeStateError, ParseError
 from envs.gui.grounding.dataset import GroundingSample, click_in_box, load_screenspot
 from envs.parsing.gui import GuiParser
 from envs.parsing.reasoning import split_reasoning
+from envs.task_choice import choose_task
 from envs.types import Message, image_part, system, text_part, user
 
 __all__ = ["BUILTIN_DIR", "GroundingEnv", "parse_point"]
@@ -144,22 +145,10 @@ class GroundingEnv(TextEnv):
         self._done = True
 
     # ---- episode ----------------------------------------------------------------------
-    def _pick(self, options: dict[str, Any]) -> GroundingSample:
-        if "task_id" in options:
-            if options["task_id"] not in self._index:
-                raise EnvConfigError(f"unknown task_id {options['task_id']!r} ({len(self.tasks)} tasks)")
-            return self.tasks[self._index[options["task_id"]]]
-        if "task_index" in options:
-            index = options["task_index"]
-            if not isinstance(index, int) or not 0 <= index < len(self.tasks):
-                raise EnvConfigError(f"task_index must be in [0, {len(self.tasks)}), got {index!r}")
-            return self.tasks[index]
-        return self.tasks[int(self.np_random.integers(0, len(self.tasks)))]
-
     async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
                      ) -> tuple[list[Message], dict[str, Any]]:
         self.seed_episode(seed)
-        task = self._pick(options or {})
+        task = choose_task(self.tasks, self._index, options or {}, self.np_random)
         try:
             png = await asyncio.to_thread(task.image_path.read_bytes)
         except OSError as exc:
