@@ -24,35 +24,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from envs.base import StepResult
 from envs.errors import EnvConfigError
+from envs.gui.screen_env import MODES, SEEN, SYSTEM_PROMPT, ActionFormat, ObservationMode, ScreenEnv
 from envs.gui.solvers import SOLVERS, Action, target_element
 from envs.gui.tasks import GuiTask, load_tasks
-from envs.tool_env import StepRewards, ToolEnv
-from envs.types import Message, Turn, image_part, system, text_part, user
+from envs.types import Message, Turn
 from tool_servers.desktop.a11y import contains
 from tool_servers.desktop.apps import app_module
-from tool_servers.schemas import ToolSpec
 from tool_servers.types import ToolCall, ToolResult
 
-ObservationMode = Literal["screenshot", "a11y", "screenshot_a11y"]
-ActionFormat = Literal["pyautogui", "json"]
-MODES = ("screenshot", "a11y", "screenshot_a11y")
-
-SYSTEM_PROMPT = """\
-You are an agent operating a computer's graphical interface to accomplish a goal. The \
-screen is {width}x{height} pixels; (0, 0) is the top-left corner. After each action you see \
-its result and {seen}. Act with pyautogui calls, e.g. pyautogui.click(120, 245), \
-pyautogui.doubleClick(120, 245), pyautogui.write("text"), pyautogui.press("enter"), \
-pyautogui.hotkey("ctrl", "a"), pyautogui.scroll(-3), pyautogui.dragTo(300, 200) — or with \
-OSWorld JSON actions, e.g. {{"action_type": "CLICK", "x": 120, "y": 245}}. Answer WAIT to \
-look again, DONE when the goal is achieved, FAIL if it cannot be done."""
-SEEN = {"screenshot": "a screenshot of the screen",
-        "a11y": "the accessibility tree (tag, name, text, class, description, position, size of each widget)",
-        "screenshot_a11y": "a screenshot and the accessibility tree (tag, name, text, class, description, "
-                           "position, size of each widget)"}
+__all__ = ["MODES", "SEEN", "SYSTEM_PROMPT", "ActionFormat", "GuiEnv", "ObservationMode", "render_action"]
 
 
 def render_action(action: Action, action_format: str = "pyautogui") -> str:
@@ -81,7 +65,7 @@ def render_action(action: Action, action_format: str = "pyautogui") -> str:
     return f"pyautogui.{pyautogui[name]}({args['x']}, {args['y']})"
 
 
-class GuiEnv(ToolEnv[GuiTask]):
+class GuiEnv(ScreenEnv[GuiTask]):
     """Desktop mini-app tasks; see the module docstring.
 
     Args:
@@ -103,74 +87,29 @@ class GuiEnv(ToolEnv[GuiTask]):
                  invalid_action_reward: float = 0.0, out_of_screen_reward: float = 0.0,
                  target_click_reward: float = 0.0, max_turns: int = 30,
                  max_tool_calls_per_turn: int = 5, tool_schemas_in_prompt: bool = False, **kwargs: Any) -> None:
-        if observation not in MODES:
-            raise EnvConfigError(f"observation must be one of {', '.join(MODES)}, got {observation!r}")
-        if action_format not in ("pyautogui", "json"):
-            raise EnvConfigError(f"action_format must be 'pyautogui' or 'json', got {action_format!r}")
-        kwargs.setdefault("step_rewards", StepRewards(invalid_action=invalid_action_reward))
-        self.observation, self.action_format = observation, action_format
-        self.out_of_screen_reward = float(out_of_screen_reward)
         self.target_click_reward = float(target_click_reward)
-        super().__init__(load_tasks(tasks, variants=variants), parser="gui", max_turns=max_turns,
-                         max_tool_calls_per_turn=max_tool_calls_per_turn,
+        super().__init__(load_tasks(tasks, variants=variants), observation=observation, action_format=action_format,
+                         invalid_action_reward=invalid_action_reward, out_of_screen_reward=out_of_screen_reward,
+                         max_turns=max_turns, max_tool_calls_per_turn=max_tool_calls_per_turn,
                          tool_schemas_in_prompt=tool_schemas_in_prompt, **kwargs)
-        self.last_data: dict[str, Any] = {}
 
     # ---- ToolEnv hooks ----------------------------------------------------------------
     def task_id(self, task: GuiTask) -> str:
         return task.task_id
 
-    def initial_messages(self, task: GuiTask, tools: list[ToolSpec]) -> list[Message]:
-        return []  # the system prompt needs the screen size: built in areset
-
     def session_params(self, task: GuiTask) -> dict[str, Any]:
         return {"app": task.app, "seed": task.seed, "observation": self.observation}
-
-    def evaluate_payload(self, task: GuiTask, answer: str) -> dict[str, Any]:
-        return {}
-
-    # ---- observations -----------------------------------------------------------------
-    def _observation(self, text: str) -> Message:
-        """A user message: the text (with the tree in a11y modes, already in `text`) and,
-        in screenshot modes, the PNG as an image part."""
-        shot = self.last_data.get("screenshot_png")
-        if self.observation == "a11y" or not shot:
-            return user(text)
-        return {"role": "user", "content": [text_part(text), image_part(str(shot))]}
-
-    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-                     ) -> tuple[list[Message], dict[str, Any]]:
-        messages, info = await super().areset(seed=seed, options=options)
-        assert self._client is not None and self._session is not None
-        first = await self._client.call(self._session, ToolCall("observe", {}))
-        self.last_data = dict(first.data)
-        width, height = self.last_data.get("screen", [0, 0])
-        goal = str(self.last_data.get("goal", ""))
-        body = first.content.split("\n\n", 1)[1] if "\n\n" in first.content else ""
-        opening = [system(SYSTEM_PROMPT.format(width=width, height=height, seen=SEEN[self.observation])),
-                   self._observation(f"# Goal\n{goal}\n\n{body}".rstrip())]
-        messages.extend(opening)
-        self.transcript.extend(dict(m) for m in opening)  # type: ignore[misc]  # copies of TypedDicts
-        info["goal"], info["screen"] = goal, [width, height]
-        return messages, info
 
     def format_tool_result(self, result: ToolResult) -> Message:
         """The action's one-line result; the screen is added to the turn's last message.
 
         Also where the per-call step rewards are added: `ToolEnv` has just appended the call
         and its result to the turn, so the screen the call was made on is at hand."""
-        line = result.content.split("\n\n", 1)[0]
+        message = super().format_tool_result(result)
         turn = self.turns[-1]
-        if result.data.get("error_kind") == "out_of_screen":
-            self._add_gui_step_reward(turn, "out_of_screen", self.out_of_screen_reward)
         if self.target_click_reward and self._clicked_target(turn):
-            self._add_gui_step_reward(turn, "target_click", self.target_click_reward)
-        return user(f"Action result: {line}")
-
-    def _add_gui_step_reward(self, turn: Turn, name: str, value: float) -> None:
-        if value:
-            turn.reward_parts[f"step/{name}"] = turn.reward_parts.get(f"step/{name}", 0.0) + value
-            turn.step_reward += value
+            self.add_step_reward(turn, "target_click", self.target_click_reward)
+        return message
 
     def _clicked_target(self, turn: Turn) -> bool:
         """Whether the turn's latest call is a left click inside the reference policy's next
@@ -187,19 +126,11 @@ class GuiEnv(ToolEnv[GuiTask]):
         return element is not None and isinstance(x, int) and isinstance(y, int) and contains(element, x, y)
 
     async def _run_tools(self, turn: Turn, calls: list[ToolCall]) -> StepResult:
-        observation, reward, terminated, truncated, info = await super()._run_tools(turn, calls)
-        last = next((r for r in reversed(turn.tool_results) if "elements" in r.data), None)
-        if last is not None:
-            self.last_data = dict(last.data)
-        if any(result.data.get("done") for result in turn.tool_results):
+        result = await super()._run_tools(turn, calls)
+        self.remember_screen(turn)
+        if any(r.data.get("done") for r in turn.tool_results):
             return await self._finish(turn, "")
-        if observation and last is not None:
-            lines = [str(m["content"]) for m in observation]
-            tree = last.content.split("\n\n", 1)[1] if "\n\n" in last.content else ""
-            merged = self._observation("\n".join(lines) + (f"\n\n{tree}" if tree else ""))
-            observation = [merged]
-            turn.observation = [dict(merged)]  # type: ignore[list-item]
-        return observation, reward, terminated, truncated, info
+        return self.show_screen(turn, result)
 
     # ---- scripted agents --------------------------------------------------------------
     def scripted_next_action(self, kind: str = "reference") -> str:

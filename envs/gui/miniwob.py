@@ -18,24 +18,20 @@ the web env: 1 if the task's raw reward > 0, raw and time-discounted values as p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from envs.base import StepResult
 from envs.errors import EnvConfigError
-from envs.gui.env import MODES, SEEN, SYSTEM_PROMPT, render_action
+from envs.gui.env import render_action
 from envs.gui.miniwob_pixels import scripted_pixel_actions, to_browser_calls
+from envs.gui.screen_env import ActionFormat, ObservationMode, ScreenEnv
 from envs.gui.solvers import Action
-from envs.tool_env import StepRewards, ToolEnv
-from envs.types import Message, Turn, image_part, system, text_part, user
+from envs.types import Message, Turn
 from envs.web.tasks import WebTask, load_tasks
-from tool_servers.schemas import ToolSpec
 from tool_servers.types import ToolCall, ToolResult
 
-ObservationMode = Literal["screenshot", "a11y", "screenshot_a11y"]
-ActionFormat = Literal["pyautogui", "json"]
 
-
-class MiniWoBPixelEnv(ToolEnv[WebTask]):
+class MiniWoBPixelEnv(ScreenEnv[WebTask]):
     """MiniWoB++ tasks in pixel mode; see the module docstring.
 
     Args:
@@ -54,19 +50,13 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
                  observation: ObservationMode = "screenshot", action_format: ActionFormat = "pyautogui",
                  invalid_action_reward: float = 0.0, out_of_screen_reward: float = 0.0, max_turns: int = 20,
                  max_tool_calls_per_turn: int = 5, tool_schemas_in_prompt: bool = False, **kwargs: Any) -> None:
-        if observation not in MODES:
-            raise EnvConfigError(f"observation must be one of {', '.join(MODES)}, got {observation!r}")
-        if action_format not in ("pyautogui", "json"):
-            raise EnvConfigError(f"action_format must be 'pyautogui' or 'json', got {action_format!r}")
         loaded = load_tasks(tasks, limit=limit)
         if any(t.site != "miniwob" for t in loaded):
             raise EnvConfigError("gui-miniwob plays MiniWoB++ tasks only; use web-shop-v0 for the shop")
-        kwargs.setdefault("step_rewards", StepRewards(invalid_action=invalid_action_reward))
-        self.observation, self.action_format = observation, action_format
-        self.out_of_screen_reward = float(out_of_screen_reward)
-        super().__init__(loaded, parser="gui", max_turns=max_turns, max_tool_calls_per_turn=max_tool_calls_per_turn,
+        super().__init__(loaded, observation=observation, action_format=action_format,
+                         invalid_action_reward=invalid_action_reward, out_of_screen_reward=out_of_screen_reward,
+                         max_turns=max_turns, max_tool_calls_per_turn=max_tool_calls_per_turn,
                          tool_schemas_in_prompt=tool_schemas_in_prompt, **kwargs)
-        self.last_data: dict[str, Any] = {}
         self._history: list[Action] = []  # the scripted agent's element actions done so far
         self._pending: tuple[Action, str] | None = None  # its latest proposal and the text written
 
@@ -74,41 +64,19 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
     def task_id(self, task: WebTask) -> str:
         return task.task_id
 
-    def initial_messages(self, task: WebTask, tools: list[ToolSpec]) -> list[Message]:
-        return []  # the system prompt needs the screen size: built in areset
-
     def session_params(self, task: WebTask) -> dict[str, Any]:
         return {"site": "miniwob", "task": task.task, "observation": "pixels",
                 "seed": int(self.np_random.integers(0, 2**31 - 1))}
 
-    def evaluate_payload(self, task: WebTask, answer: str) -> dict[str, Any]:
-        return {}
-
     # ---- observations -----------------------------------------------------------------
-    def _screen_message(self, text: str, data: dict[str, Any]) -> Message:
-        """A user message: `text`, the element boxes as a tree in the a11y modes, and the
-        screenshot as an image part in the screenshot modes."""
-        tree = str(data.get("observation", "")) if self.observation != "screenshot" else ""
-        body = f"{text}\n\n{tree}".rstrip()
-        shot = data.get("screenshot_png")
-        if self.observation == "a11y" or not shot:
-            return user(body)
-        return {"role": "user", "content": [text_part(body), image_part(str(shot))]}
+    def screen_tree(self, result: ToolResult) -> str:
+        """The element boxes as OSWorld's tree (`data["observation"]`), in the a11y modes."""
+        return str(result.data.get("observation", "")) if self.observation != "screenshot" else ""
 
     async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
                      ) -> tuple[list[Message], dict[str, Any]]:
-        messages, info = await super().areset(seed=seed, options=options)
-        assert self._client is not None and self._session is not None
-        first = await self._client.call(self._session, ToolCall("observe", {}))
-        self.last_data, self._history, self._pending = dict(first.data), [], None
-        width, height = self.last_data.get("screen", [0, 0])
-        goal = str(self.last_data.get("goal", ""))
-        opening = [system(SYSTEM_PROMPT.format(width=width, height=height, seen=SEEN[self.observation])),
-                   self._screen_message(f"# Goal\n{goal}", self.last_data)]
-        messages.extend(opening)
-        self.transcript.extend(dict(m) for m in opening)  # type: ignore[misc]  # copies of TypedDicts
-        info["goal"], info["screen"] = goal, [width, height]
-        return messages, info
+        self._history, self._pending = [], None
+        return await super().areset(seed=seed, options=options)
 
     async def astep(self, action: str) -> StepResult:
         """A step; a scripted agent's proposal counts as done once it is the action taken."""
@@ -117,16 +85,6 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
         if pending is not None and pending[1] == action:
             self._history.append(pending[0])
         return result
-
-    def format_tool_result(self, result: ToolResult) -> Message:
-        """The action's one-line result; the screen is added to the turn's last message."""
-        if result.data.get("error_kind") == "out_of_screen" and self.out_of_screen_reward:
-            turn = self.turns[-1]
-            turn.reward_parts["step/out_of_screen"] = (turn.reward_parts.get("step/out_of_screen", 0.0)
-                                                       + self.out_of_screen_reward)
-            turn.step_reward += self.out_of_screen_reward
-        line = result.content.split("\n\n", 1)[0]  # the screen (tree) follows the blank line
-        return user(f"Action result: {line}")
 
     async def _run_tools(self, turn: Turn, calls: list[ToolCall]) -> StepResult:
         """Do the GUI calls with the browser's coordinate tools; DONE / FAIL (or MiniWoB++
@@ -139,16 +97,10 @@ class MiniWoBPixelEnv(ToolEnv[WebTask]):
         pointer = tuple(self.last_data.get("pointer", (0, 0)))
         observation, reward, terminated, truncated, info = await super()._run_tools(
             turn, to_browser_calls(acting, (int(pointer[0]), int(pointer[1]))))
-        last = next((r for r in reversed(turn.tool_results) if "elements" in r.data), None)
-        if last is not None:
-            self.last_data = dict(last.data)
+        self.remember_screen(turn)
         if verdict is not None or any(r.data.get("done") for r in turn.tool_results):
             return await self._finish(turn, "")
-        if observation:
-            merged = self._screen_message("\n".join(str(m["content"]) for m in observation), self.last_data)
-            observation = [merged]
-            turn.observation = [dict(merged)]  # type: ignore[list-item]
-        return observation, reward, terminated, truncated, info
+        return self.show_screen(turn, (observation, reward, terminated, truncated, info))
 
     # ---- scripted agents --------------------------------------------------------------
     def scripted_next_action(self, kind: str = "reference") -> str:
