@@ -80,7 +80,7 @@ def save_checkpoint(run_dir: str | Path, step: int, *, model: Any, learner_state
     """Write checkpoint `step` atomically; keep the newest `keep` (None: all). Returns its path."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob("*.partial-*"):
+    for stale in [*root.glob("*.partial-*"), *root.glob("*.deleting-*")]:
         shutil.rmtree(stale, ignore_errors=True)
     final = root / f"step-{step:06d}"
     tmp = root / f"{final.name}.partial-{os.getpid()}"
@@ -92,14 +92,23 @@ def save_checkpoint(run_dir: str | Path, step: int, *, model: Any, learner_state
     (tmp / "state.json").write_text(json.dumps({"step": step, **trainer_state}, indent=2, sort_keys=True) + "\n")
     _fsync_tree(tmp)
     if final.exists():  # re-saving a step (e.g. after a resume): replace it whole
-        shutil.rmtree(final)
+        _remove(final)
     os.replace(tmp, final)
     _write_text_atomic(root / "latest", final.name + "\n")
     if keep is not None:
         done = sorted(p for p in root.iterdir() if _NAME.fullmatch(p.name))
         for old in done[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
     return final
+
+
+def _remove(checkpoint: Path) -> None:
+    """Delete a checkpoint so that no one ever sees half of it under its name: renamed away
+    first (atomic), then removed; a crash in between leaves a `.deleting-` folder that the
+    next save sweeps."""
+    doomed = checkpoint.with_name(f"{checkpoint.name}.deleting-{os.getpid()}")
+    os.replace(checkpoint, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:

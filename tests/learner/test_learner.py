@@ -156,6 +156,14 @@ def test_checkpoints_are_atomic_and_pruned(tiny_model_dir: Path, tmp_path: Path)
     with pytest.raises(CheckpointError, match="missing learner.pt"):
         load_checkpoint(root / "step-000003")
     assert json.loads((root / "step-000002" / "state.json").read_text())["step"] == 2
+    # A crash mid-prune leaves a renamed, half-deleted folder: never a checkpoint, swept next save.
+    doomed = root / "step-000001.deleting-999"
+    doomed.mkdir()
+    (doomed / "state.json").write_text('{"step": 1}')
+    os.remove(root / "latest")
+    assert latest_checkpoint(tmp_path) == root / "step-000003"
+    save_checkpoint(tmp_path, 5, model=model, learner_state={"step": 5}, trainer_state={}, keep=2)
+    assert sorted(p.name for p in root.iterdir() if p.name != "latest") == ["step-000003", "step-000005"]
 
 
 def test_missing_signal_sources_are_clear_errors(tiny_model_dir: Path) -> None:

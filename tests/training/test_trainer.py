@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_rl.learner import latest_checkpoint, load_checkpoint
+from agent_rl.learner import CheckpointError, latest_checkpoint, load_checkpoint
 from agent_rl.training import TrainConfig, run_training
 from agent_rl.training.metrics import read_metrics
 from agent_rl.trajectory_io import read_trajectories
@@ -77,8 +77,11 @@ def test_kill_9_mid_run_loses_nothing_written_and_resume_continues(tmp_path: Pat
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             found = latest_checkpoint(run)
-            if found is not None and load_checkpoint(found).trainer_state["step"] >= 2:
-                break
+            try:
+                if found is not None and load_checkpoint(found).trainer_state["step"] >= 2:
+                    break
+            except CheckpointError:  # pruned between the lookup and the read: look again
+                pass
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(0.5)
         else:
