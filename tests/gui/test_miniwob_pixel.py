@@ -208,3 +208,18 @@ async def test_pointer_tools(client: ToolClient) -> None:
         assert off.is_error and off.data["error_kind"] == "out_of_screen"
     finally:
         await client.delete_session(session)
+
+
+async def test_the_screen_is_read_once_the_layout_stops_moving(client: ToolClient) -> None:
+    """click-collapsible animates the section open, moving Submit down: the observation after
+    the click must show where Submit ends up (measured: 60 px higher without the wait)."""
+    env = MiniWoBPixelEnv(["click-collapsible"], tool_client=client)
+    try:
+        await env.areset(seed=1, options={"task_index": 0})
+        await env.astep(env.scripted_next_action())  # clicks the section header
+        after = [(e["name"], e["x"], e["y"]) for e in env.last_data["elements"]]
+        await asyncio.sleep(1.0)
+        later = await client.call(env._session, ToolCall("observe", {}))
+        assert after == [(e["name"], e["x"], e["y"]) for e in later.data["elements"]]
+    finally:
+        await env.aclose()

@@ -28,6 +28,10 @@ class BrowserServerConfig(BaseModel):
     """Longest wait for a page load."""
     settle_ms: int = Field(default=50, ge=0, le=5000)
     """Pause after an action so page scripts (timers, animations) run before the observation."""
+    stable_layout_ms: int = Field(default=1500, ge=0, le=10_000)
+    """Pixel sessions: after the pause, wait (at most this long) until the elements' boxes
+    stop moving, so that a screenshot never shows a half-expanded accordion whose buttons
+    are about to move (coordinates read from it would miss). 0: no wait."""
     viewport_width: int = Field(default=800, ge=160, le=4096)
     viewport_height: int = Field(default=600, ge=160, le=4096)
     no_sandbox: bool | None = None

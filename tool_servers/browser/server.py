@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -259,12 +260,32 @@ class BrowserToolServer(ToolServer):
             raise BrowserCrashedError(f"could not read the task's result: {exc}") from exc
 
 
+#: A cheap signature of the page layout: every element's rounded box.
+_LAYOUT_JS = """() => { const r = []; for (const e of document.querySelectorAll('body *')) {
+  const b = e.getBoundingClientRect(); r.push(Math.round(b.x), Math.round(b.y), Math.round(b.width),
+  Math.round(b.height)); } return r.join(','); }"""
+
+
 async def _settle(session: BrowserSession) -> None:
-    """Let what the action started finish: a navigation's load, then page timers."""
+    """Let what the action started finish: a navigation's load, then page timers, and in
+    pixel sessions any movement of the layout (an animation shifting what the agent will
+    click next: measured flaky on MiniWoB's click-collapsible under load without it)."""
+    config = session.pool.config
     with contextlib.suppress(Exception):
-        await session.page.wait_for_load_state("load", timeout=session.pool.config.navigation_timeout_ms)
-    if session.pool.config.settle_ms:
-        await asyncio.sleep(session.pool.config.settle_ms / 1000)
+        await session.page.wait_for_load_state("load", timeout=config.navigation_timeout_ms)
+    if config.settle_ms:
+        await asyncio.sleep(config.settle_ms / 1000)
+    if session.params.observation != "pixels" or not config.stable_layout_ms:
+        return
+    with contextlib.suppress(Exception):  # a page that navigates away meanwhile is read as it is
+        deadline = time.monotonic() + config.stable_layout_ms / 1000
+        layout = await session.page.evaluate(_LAYOUT_JS)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            now = await session.page.evaluate(_LAYOUT_JS)
+            if now == layout:
+                return
+            layout = now
 
 
 async def _close_popup(page: Any) -> None:
