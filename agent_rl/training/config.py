@@ -148,6 +148,9 @@ class TrainConfig(_Section):
     def _check(self) -> TrainConfig:
         if not self.envs:
             raise ValueError("`envs` is empty: name at least one env, e.g. envs: [{id: arith-easy-v0}]")
+        if self.rollout.context == "chat" and self.engine.name != "openai":
+            raise ValueError(f"rollout.context: chat needs engine.name: openai (a server that renders the "
+                             f"conversation, e.g. vLLM with a vision-language model), not {self.engine.name!r}")
         if self.learner.temperature != self.rollout.temperature:
             # Scoring must use the distribution the engine sampled from.
             object.__setattr__(self, "learner", self.learner.model_copy(update={"temperature": self.rollout.temperature}))

@@ -370,7 +370,8 @@ class Trainer:
                                       "continue it, --overwrite to start over, or another run_dir=")
             for name in ("metrics.jsonl", "trajectories.jsonl", "demos.jsonl", "summary.json", "reward_curve.png"):
                 (self.run_dir / name).unlink(missing_ok=True)
-            for name in ("checkpoints", "eval", "tensorboard", "exports", "sft-model"):
+            for name in ("checkpoints", "eval", "tensorboard", "exports", "sft-model", "trajectories.jsonl.images",
+                         "demos.jsonl.images"):
                 shutil.rmtree(self.run_dir / name, ignore_errors=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
 

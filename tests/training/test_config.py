@@ -45,6 +45,7 @@ def test_learner_scores_at_the_rollout_temperature(tmp_path: Path) -> None:
     ("envs: [{id: x}]\n", ["rollout.group_size"], "not key=value"),
     ("envs: [{id: x}]\n", ["envs.3.id=y"], "has no item 3"),
     ("envs: [{id: x}]\nengine: {name: openai}\n", [], "needs `url`"),
+    ("envs: [{id: x}]\nrollout: {context: chat}\n", [], "chat needs engine.name: openai"),
 ])
 def test_bad_configs_fail_with_the_key_path(tmp_path: Path, text: str, overrides: list[str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -99,3 +99,18 @@ def test_kill_9_mid_run_loses_nothing_written_and_resume_continues(tmp_path: Pat
     steps = [r["step"] for r in read_metrics(run)]
     assert steps == sorted(set(steps)) and steps[-1] == step + 1  # rows after the checkpoint were redone, not doubled
     assert len(list(read_trajectories(run / "trajectories.jsonl"))) > len(written)
+
+
+def test_overwrite_clears_the_old_run_screenshots_included(tmp_path: Path) -> None:
+    from agent_rl.training.trainer import Trainer
+
+    run = tmp_path / "run"
+    for name in ("trajectories.jsonl", "demos.jsonl"):
+        (run / f"{name}.images" / "ab").mkdir(parents=True)
+        (run / f"{name}.images" / "ab" / "old.png").write_bytes(b"\x89PNG")
+        (run / name).write_text("old\n")
+    (run / "notes.txt").write_text("the user's own file\n")
+    with pytest.raises(FileExistsError, match="--overwrite to start over"):
+        Trainer(_config(run))._prepare_run_dir()
+    Trainer(_config(run), overwrite=True)._prepare_run_dir()
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]  # only what the trainer writes is removed
