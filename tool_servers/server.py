@@ -44,6 +44,15 @@ class ToolOutput:
 Handler = Callable[[Any, Any], Awaitable[ToolOutput]]
 
 
+def through(run: Callable[[Any, Any, Any], Awaitable[ToolOutput]], action: Any) -> Handler:
+    """A tool handler that hands `action` to a server's one guarded `run(state, action, args)`
+    (the browser and desktop servers do every action through one such method: lock, error
+    mapping, settling, the screen in the answer)."""
+    async def handler(state: Any, args: Any) -> ToolOutput:
+        return await run(state, action, args)
+    return handler
+
+
 @dataclass(frozen=True, slots=True)
 class Tool:
     """One tool: its arguments model doubles as the JSON schema the model is shown."""

@@ -16,20 +16,10 @@ from hypothesis import strategies as st
 from envs.errors import EnvConfigError, ParseError
 from envs.gui import GuiEnv, render_action
 from envs.parsing import make_parser
+from tests.episodes import play_scripted as play
 from tests.gui.conftest import alive, needs_desktop, server_of
 from tool_servers import ToolClient
 from tool_servers.desktop.apps import APPS
-
-
-async def play(env: GuiEnv, kind: str, **reset: object) -> tuple[float, dict]:
-    await env.areset(**reset)  # type: ignore[arg-type]
-    total, info = 0.0, {}
-    for _ in range(env.max_turns):
-        _obs, reward, terminated, truncated, info = await env.astep(env.scripted_next_action(kind))
-        total += reward
-        if terminated or truncated:
-            break
-    return total, info
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from envs.web import WebEnv
+from tests.episodes import play_scripted
 from tests.web.conftest import needs_browser
 from tool_servers import ToolClient
 from tool_servers.browser.sites.miniwob import TASKS
@@ -16,14 +17,7 @@ pytestmark = [needs_browser, pytest.mark.asyncio(loop_scope="session")]
 
 
 async def play(env: WebEnv, task: str, kind: str, seed: int = 11) -> tuple[float, dict]:
-    await env.areset(seed=seed, options={"task_id": f"miniwob/{task}"})
-    total, info = 0.0, {}
-    for _ in range(env.max_turns):
-        _obs, reward, terminated, truncated, info = await env.astep(env.scripted_next_action(kind))
-        total += reward
-        if terminated or truncated:
-            break
-    return total, info
+    return await play_scripted(env, kind, seed=seed, options={"task_id": f"miniwob/{task}"})
 
 
 @pytest.mark.parametrize("task", TASKS)  # 26 click and typing tasks

@@ -14,21 +14,11 @@ import pytest
 from agent_rl.evaluation import evaluate
 from envs.errors import EnvConfigError
 from envs.web import WebEnv
+from tests.episodes import play_scripted as run
 from tests.web.conftest import needs_browser, server_of
 from tool_servers import ToolClient
 
 pytestmark = [needs_browser, pytest.mark.asyncio(loop_scope="session")]
-
-
-async def run(env: WebEnv, kind: str, **reset: object) -> tuple[float, dict]:
-    await env.areset(**reset)  # type: ignore[arg-type]
-    total, info = 0.0, {}
-    for _ in range(env.max_turns):
-        _obs, reward, terminated, truncated, info = await env.astep(env.scripted_next_action(kind))
-        total += reward
-        if terminated or truncated:
-            break
-    return total, info
 
 
 @pytest.mark.parametrize("action_format", ["browsergym", "hermes", "webshop"])

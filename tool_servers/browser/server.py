@@ -67,7 +67,7 @@ from tool_servers.browser.session import ActionFailed, BrowserSession
 from tool_servers.browser.sites import build_sites
 from tool_servers.browser.sites.base import Site
 from tool_servers.schemas import EvaluateResponse
-from tool_servers.server import NoParams, Tool, ToolOutput, ToolServer
+from tool_servers.server import Handler, NoParams, Tool, ToolOutput, ToolServer, through
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +155,8 @@ class BrowserToolServer(ToolServer):
 
     # ---- tools ----------------------------------------------------------------------
     def tools(self) -> list[Tool]:
-        def act(action: Action) -> Callable[[Any, Any], Awaitable[ToolOutput]]:
-            async def handler(state: Any, args: Any) -> ToolOutput:
-                return await self._act(state, action, args)
-            return handler
+        def act(action: Action) -> Handler:
+            return through(self._act, action)
 
         return [
             Tool("goto", "Open a URL on one of the local sites.", GotoArgs, act(actions.goto)),

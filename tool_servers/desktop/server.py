@@ -44,7 +44,7 @@ from tool_servers.desktop.schemas import (
 )
 from tool_servers.desktop.session import DesktopSession
 from tool_servers.schemas import EvaluateResponse
-from tool_servers.server import NoParams, Tool, ToolOutput, ToolServer
+from tool_servers.server import Handler, NoParams, Tool, ToolOutput, ToolServer, through
 
 BUTTONS = {"left": "1", "middle": "2", "right": "3"}
 Action = Callable[[DesktopSession, Any], Awaitable[str]]
@@ -119,10 +119,8 @@ class DesktopToolServer(ToolServer):
 
     # ---- tools ----------------------------------------------------------------------
     def tools(self) -> list[Tool]:
-        def act(action: Action) -> Callable[[Any, Any], Awaitable[ToolOutput]]:
-            async def handler(state: Any, args: Any) -> ToolOutput:
-                return await self._act(state, action, args)
-            return handler
+        def act(action: Action) -> Handler:
+            return through(self._act, action)
 
         return [
             Tool("click", "Click at (x, y) in screen pixels (OSWorld CLICK).", ClickArgs, act(self._click)),
