@@ -209,6 +209,52 @@ class RunningBatch:
         self.size += count
 
     @torch.inference_mode()
+    def prefill_join(self, suffixes: list[list[int]], prefixes: list[RowKV | None], pad_id: int = 0
+                     ) -> torch.Tensor:
+        """Lean path (`self.lean` set): new rows — each row's `suffix` tokens on top of its
+        cached `prefix` (None: a cold start) — run straight into slots size…size+N-1.
+        Returns their last-position logits [N, V]; the caller sets their next tokens
+        (`set_joined_tokens`), or removes them again with `keep` if it cannot.
+
+        Each row sits right-aligned at the write column like every other row; its cached
+        KV is copied into its columns once, and the lean prefill writes the new tokens'
+        KV next to it and attends in place (no padded copy, concatenation or gather)."""
+        assert self.lean is not None
+        count = len(suffixes)
+        cached = [0 if p is None else p.length for p in prefixes]
+        new = [len(s) for s in suffixes]
+        totals = [c + n for c, n in zip(cached, new, strict=True)]
+        longest, width = max(totals), max(new)
+        self._reserve(self.lean.kv_like(), self.size + count, longest)
+        first_row, end = self.size, self.end
+        rows = slice(first_row, first_row + count)
+        self.mask_RC[rows] = False
+        for n, (prefix, total) in enumerate(zip(prefixes, totals, strict=True)):
+            slot, first = first_row + n, end - total
+            self.mask_RC[slot, first:end] = True
+            if prefix is not None:
+                for buffer, source in zip((*self.keys, *self.values), (*prefix.keys, *prefix.values), strict=True):
+                    buffer[slot, :, first:first + prefix.length] = source
+        ids_NS = torch.tensor([[pad_id] * (width - len(s)) + s for s in suffixes], dtype=torch.long, device=self.device)
+        cached_N = torch.tensor(cached, dtype=torch.long, device=self.device)
+        new_N = torch.tensor(new, dtype=torch.long, device=self.device)
+        positions_NS = (cached_N[:, None] + torch.arange(width, device=self.device)[None, :]
+                        - (width - new_N)[:, None]).clamp(min=0)
+        # Until the forward has run, the rows are not part of the batch (a failure leaves it as it was).
+        logits_NV = self.lean.prefill(ids_NS, positions_NS, new, self.keys, self.values, rows, end,
+                                      self.mask_RC[rows, end - longest:end])
+        self.positions_R[rows] = torch.tensor(totals, dtype=torch.long, device=self.device)
+        self.first += [end - total for total in totals]
+        self.start = end - longest if first_row == 0 else min(self.start, end - longest)
+        self.size += count
+        return logits_NV
+
+    @torch.inference_mode()
+    def set_joined_tokens(self, tokens_N: torch.Tensor) -> None:
+        """The next input tokens of the last N rows (just joined by `prefill_join`)."""
+        self.next_tokens_R[self.size - tokens_N.shape[0]:self.size] = tokens_N
+
+    @torch.inference_mode()
     def keep(self, rows: list[int]) -> list[int]:
         """Keep only the slots `rows`; the last kept rows move into freed slots.
 
@@ -361,3 +407,12 @@ def prefill_start(model: torch.nn.Module, tokens: list[int], device: torch.devic
           logits_to_keep=1)
     layers = list(cache.layers)
     return RowKV(tuple(layer.keys[0] for layer in layers), tuple(layer.values[0] for layer in layers))
+
+
+@torch.inference_mode()
+def prefill_extend(model: torch.nn.Module, tokens: list[int], prefix: RowKV | None, device: torch.device) -> RowKV:
+    """The KV of `prefix` followed by `tokens` (a prompt several requests share)."""
+    if prefix is None:
+        return prefill_start(model, tokens, device)
+    out = prefill(model, [tokens], [prefix], device)  # one row: its columns are exactly 0…T-1
+    return RowKV(tuple(k[0] for k in out.keys), tuple(v[0] for v in out.values))

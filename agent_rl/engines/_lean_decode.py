@@ -99,6 +99,36 @@ class LeanDecoder:
                 and inner is not None and hasattr(inner, "rotary_emb") and hasattr(model, "lm_head")
                 and not getattr(model, "_hf_hook", None))  # accelerate-dispatched models: keep HF
 
+    def _rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin for `positions` (any shape P): `[*P, 1, D]`, broadcasting over heads."""
+        # float32 like Hugging Face: a bf16 position rounds 1001 to 1000
+        freqs = positions.float()[..., None] * self.inv_freq.float()  # [*P, D/2]
+        angles = torch.cat((freqs, freqs), dim=-1)
+        cos = (angles.cos() * self.rope_scale).to(dtype).unsqueeze(-2)
+        sin = (angles.sin() * self.rope_scale).to(dtype).unsqueeze(-2)
+        return cos, sin
+
+    def _qkv(self, layer: Any, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rotated queries `[*, heads, D]`, keys and values `[*, kv_heads, D]` of `hidden` `[*, hidden]`."""
+        attn = layer.self_attn
+        x = _rms_norm(hidden, layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon)
+        lead = hidden.shape[:-1]
+        q = attn.q_proj(x).view(*lead, self.heads, self.head_dim)
+        k = attn.k_proj(x).view(*lead, self.kv_heads, self.head_dim)
+        v = attn.v_proj(x).view(*lead, self.kv_heads, self.head_dim)
+        return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
+
+    @staticmethod
+    def _mlp(layer: Any, hidden: torch.Tensor) -> torch.Tensor:
+        """The residual stream after the layer's MLP."""
+        x = _rms_norm(hidden, layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon)
+        mlp = layer.mlp
+        return hidden + mlp.down_proj(torch.nn.functional.silu(mlp.gate_proj(x)) * mlp.up_proj(x))
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(_rms_norm(hidden, self.norm.weight, self.norm.variance_epsilon)).float()
+
     @torch.inference_mode()
     def step(self, tokens_B: torch.Tensor, positions_B: torch.Tensor, keys: list[torch.Tensor],
              values: list[torch.Tensor], rows: slice, column: int, attended: slice, mask_BL: torch.Tensor,
@@ -108,42 +138,75 @@ class LeanDecoder:
         (and, first, to `shared` — then `attended`/`mask_BL` cover only what follows it)."""
         batch = tokens_B.shape[0]
         hidden = self.embed(tokens_B)  # [B, hidden]
-        # float32 like Hugging Face: a bf16 position rounds 1001 to 1000
-        freqs = positions_B.float()[:, None] * self.inv_freq.float()[None, :]  # [B, D/2]
-        angles = torch.cat((freqs, freqs), dim=-1)
-        cos = (angles.cos() * self.rope_scale).to(hidden.dtype)[:, None, :]  # [B, 1, D]
-        sin = (angles.sin() * self.rope_scale).to(hidden.dtype)[:, None, :]
+        cos, sin = self._rope(positions_B, hidden.dtype)  # [B, 1, D]
         group = self.heads // self.kv_heads
-        blocked = ~mask_BL[:, None, None, :]  # [B, 1, 1, L]
+        # An additive mask, made once per step: adding it costs a tenth of a broadcast masked_fill.
+        bias_B11L = torch.zeros(mask_BL.shape, dtype=hidden.dtype, device=hidden.device).masked_fill_(
+            ~mask_BL, float("-inf"))[:, None, None, :]
         for index, layer in enumerate(self.layers):
             attn = layer.self_attn
-            x = _rms_norm(hidden, layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon)
-            q = attn.q_proj(x).view(batch, self.heads, self.head_dim)
-            k = attn.k_proj(x).view(batch, self.kv_heads, self.head_dim)
-            v = attn.v_proj(x).view(batch, self.kv_heads, self.head_dim)
-            q = q * cos + _rotate_half(q) * sin
-            k = k * cos + _rotate_half(k) * sin
+            q, k, v = self._qkv(layer, hidden, cos, sin)
             keys[index][rows, :, column] = k
             values[index][rows, :, column] = v
             keys_BKLD = keys[index][rows, :, attended]
             values_BKLD = values[index][rows, :, attended]
             q_BKGD = q.view(batch, self.kv_heads, group, self.head_dim)
-            scores = torch.matmul(q_BKGD, keys_BKLD.transpose(-1, -2)) * attn.scaling  # [B, K, G, L]
-            scores = scores.masked_fill(blocked, float("-inf"))
+            scores = torch.matmul(q_BKGD, keys_BKLD.transpose(-1, -2)) * attn.scaling + bias_B11L  # [B, K, G, L]
             if shared is None:
                 probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
                 out = torch.matmul(probs, values_BKLD)
             else:
                 out = self._cascade(q_BKGD, scores, values_BKLD, shared.keys[index], shared.values[index],
                                     attn.scaling)
-            out = out.reshape(batch, self.heads * self.head_dim)
-            hidden = hidden + attn.o_proj(out)
-            x = _rms_norm(hidden, layer.post_attention_layernorm.weight,
-                          layer.post_attention_layernorm.variance_epsilon)
-            mlp = layer.mlp
-            hidden = hidden + mlp.down_proj(torch.nn.functional.silu(mlp.gate_proj(x)) * mlp.up_proj(x))
-        hidden = _rms_norm(hidden, self.norm.weight, self.norm.variance_epsilon)
-        return self.lm_head(hidden).float()
+            hidden = hidden + attn.o_proj(out.reshape(batch, self.heads * self.head_dim))
+            hidden = self._mlp(layer, hidden)
+        return self._logits(hidden)
+
+    @torch.inference_mode()
+    def prefill(self, tokens_NS: torch.Tensor, positions_NS: torch.Tensor, new: list[int],
+                keys: list[torch.Tensor], values: list[torch.Tensor], rows: slice, end: int,
+                mask_NL: torch.Tensor) -> torch.Tensor:
+        """Last-position logits [N, V] (float32) of new rows whose tokens `tokens_NS` (each
+        row's `new[n]` real tokens right-aligned, padding before) follow what is already in
+        the buffers: row n lives in slot `rows.start + n`, its new keys/values are written to
+        columns `[end - new[n], end)`, and it attends to columns `[end - L, end)` where
+        `mask_NL` is 1 (its cached tokens and its new ones), causally.
+
+        Why here and not through the Hugging Face forward: that path builds a padded copy
+        of every row's cached KV, concatenates the new keys to it, copies it again to the
+        full head count, and the batch then gathers the result into its buffers — ≈ 2–3 ms
+        of a 7 ms prefill of 130 tokens on 1,000 cached ones. Here the cached KV is copied
+        once (into the buffers, by the caller) and attention reads it in place."""
+        count, width = tokens_NS.shape
+        length = mask_NL.shape[1]
+        hidden = self.embed(tokens_NS)  # [N, S, hidden]
+        cos, sin = self._rope(positions_NS, hidden.dtype)  # [N, S, 1, D]
+        # Query i (column end - S + i) sees valid columns up to its own; padding queries see
+        # every valid column (their outputs are never used, but must not be NaN).
+        columns_L = torch.arange(length, device=hidden.device)
+        query_S = torch.arange(width, device=hidden.device) + (length - width)
+        pad_NS = torch.arange(width, device=hidden.device)[None, :] < (width - torch.tensor(new, device=hidden.device))[:, None]
+        allowed_NSL = mask_NL[:, None, :] & ((columns_L[None, None, :] <= query_S[None, :, None]) | pad_NS[:, :, None])
+        attended = slice(end - length, end)
+        for index, layer in enumerate(self.layers):
+            attn = layer.self_attn
+            q, k, v = self._qkv(layer, hidden, cos, sin)  # [N, S, heads or kv_heads, D]
+            k_NKSD, v_NKSD = k.transpose(1, 2), v.transpose(1, 2)
+            for n, real in enumerate(new):
+                keys[index][rows.start + n, :, end - real:end] = k_NKSD[n, :, width - real:]
+                values[index][rows.start + n, :, end - real:end] = v_NKSD[n, :, width - real:]
+            out = torch.nn.functional.scaled_dot_product_attention(
+                q.transpose(1, 2), keys[index][rows, :, attended], values[index][rows, :, attended], attn_mask=allowed_NSL[:, None], scale=attn.scaling,
+                enable_gqa=self.heads != self.kv_heads)  # [N, heads, S, D]
+            hidden = hidden + attn.o_proj(out.transpose(1, 2).reshape(count, width, self.heads * self.head_dim))
+            hidden = self._mlp(layer, hidden)
+        return self._logits(hidden[:, -1])
+
+    def kv_like(self) -> tuple[torch.Tensor, ...]:
+        """Empty tensors `[0, kv_heads, 0, head_dim]` per layer, in the model's dtype and
+        device: what the batch allocates its buffers after."""
+        weight = self.embed.weight
+        return tuple(weight.new_empty(0, self.kv_heads, 0, self.head_dim) for _ in self.layers)
 
     def _cascade(self, q_BKGD: torch.Tensor, scores_BKGL: torch.Tensor, values_BKLD: torch.Tensor,
                  shared_keys_KPD: torch.Tensor, shared_values_KPD: torch.Tensor, scaling: float) -> torch.Tensor:

@@ -34,7 +34,7 @@ Example::
 
     cache = PrefixCache(max_tokens=65536)
     cache.put(prompt + tokens[:-1], row_kv, version=0)
-    hit = cache.take(next_prompt, version=0)   # (RowKV, reused length) or None
+    hit = cache.take(next_prompt, version=0)   # Hit(kv, reused length, shared) or None
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import collections
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from agent_rl.engines._batch import RowKV
 
@@ -81,6 +82,15 @@ class _Entry:
     used_at: float
     shared: bool
     blocks: list[int]
+
+
+class Hit(NamedTuple):
+    """What `take` found: the KV of the prompt's first `reused` tokens, and whether it
+    came from a shared start (else from a finished row: the same conversation)."""
+
+    kv: RowKV
+    reused: int
+    shared: bool
 
 
 class PrefixCache:
@@ -130,7 +140,7 @@ class PrefixCache:
             self._by_block.setdefault(digest, {})[key] = None
         self.tokens += len(tokens)
 
-    def take(self, prompt: list[int], version: int) -> tuple[RowKV, int] | None:
+    def take(self, prompt: list[int], version: int) -> Hit | None:
         """The KV of the longest cached start of `prompt`.
 
         Returns:
@@ -164,7 +174,7 @@ class PrefixCache:
             self._entries.move_to_end(best[1])
         self.stats["prefix_hits"] += 1
         self.stats["prefix_reused_tokens"] += reused
-        return (entry.kv if reused == entry.kv.length else entry.kv.head(reused)), reused
+        return Hit(entry.kv if reused == entry.kv.length else entry.kv.head(reused), reused, entry.shared)
 
     def clear(self) -> None:
         """Drop every entry (new weights)."""

@@ -18,7 +18,7 @@ from transformers import (
 )
 
 from agent_rl.engines import SamplingParams
-from agent_rl.engines._batch import RunningBatch, prefill
+from agent_rl.engines._batch import RunningBatch, prefill, prefill_start
 from agent_rl.engines._lean_decode import LeanDecoder
 from agent_rl.engines.hf import HFEngine
 
@@ -41,15 +41,26 @@ def llama() -> torch.nn.Module:
     return LlamaForCausalLM(config).eval()
 
 
-def _run(model: torch.nn.Module, lean: bool, shared: int = 0, steps: int = 12) -> list[torch.Tensor]:
-    """Logits of every decode step: rows 0-2 start, 3-4 join after 4 steps, row 1 leaves
-    after 8 (headroom 3 forces re-layouts)."""
+def _run(model: torch.nn.Module, lean: bool, shared: int = 0, steps: int = 12,
+         lean_prefill: bool = False) -> list[torch.Tensor]:
+    """Logits of every prefill and decode step: rows 0-2 start, 3-4 join after 4 steps,
+    row 1 leaves after 8 (headroom 3 forces re-layouts). With `lean_prefill`, rows join
+    through `RunningBatch.prefill_join`, rows 0, 2 and 4 on top of a cached KV of START."""
     batch = RunningBatch(CPU, max_rows=8, headroom=3, lean=LeanDecoder(model) if lean else None)
     out: list[torch.Tensor] = []
+    start_kv = prefill_start(model, START, CPU)
 
     def join(indices: list[int]) -> None:
-        done = prefill(model, [PROMPTS[i] for i in indices], [None] * len(indices), CPU)
-        batch.join(done, done.logits_NV.argmax(-1))
+        if lean_prefill:
+            cached = [i % 2 == 0 for i in indices]
+            logits = batch.prefill_join([PROMPTS[i][len(START):] if c else PROMPTS[i] for i, c in zip(indices, cached)],
+                                        [start_kv if c else None for c in cached])
+            batch.set_joined_tokens(logits.argmax(-1))
+        else:
+            done = prefill(model, [PROMPTS[i] for i in indices], [None] * len(indices), CPU)
+            logits = done.logits_NV
+            batch.join(done, logits.argmax(-1))
+        out.append(logits)
         batch.share_start(shared)
 
     join([0, 1, 2])
@@ -76,6 +87,33 @@ def test_lean_steps_equal_the_models_forward(arch: str, shared: int, request: py
         assert got.shape == want.shape
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
         assert torch.equal(got.argmax(-1), want.argmax(-1))
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_lean_prefill_equals_the_models_forward(arch: str, request: pytest.FixtureRequest) -> None:
+    """Rows prefilled straight into the buffers — cold ones beside ones on a cached start,
+    of different lengths, joining a running batch and forcing re-layouts — give the
+    logits of the model's own forward, at the prefill and at every step after it."""
+    model = request.getfixturevalue(arch)
+    reference = _run(model, lean=False)
+    lean = _run(model, lean=True, shared=200, lean_prefill=True)
+    for want, got in zip(reference, lean, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        assert torch.equal(got.argmax(-1), want.argmax(-1))
+
+
+def test_a_failed_lean_prefill_leaves_the_batch_as_it_was(qwen2: torch.nn.Module) -> None:
+    logits = {}
+    for fail in (False, True):
+        batch = RunningBatch(CPU, max_rows=4, lean=LeanDecoder(qwen2))
+        batch.set_joined_tokens(batch.prefill_join([PROMPTS[0]], [None]).argmax(-1))
+        batch.set_next_tokens(batch.decode_step(qwen2).argmax(-1))
+        if fail:
+            with pytest.raises(IndexError):
+                batch.prefill_join([PROMPTS[1][:-1] + [10**9]], [None])  # a token id outside the vocabulary
+            assert len(batch) == 1
+        logits[fail] = batch.decode_step(qwen2)
+    torch.testing.assert_close(logits[True], logits[False])
 
 
 def test_one_kv_head_and_a_leave_from_slot_zero() -> None:
@@ -153,3 +191,42 @@ def test_the_engine_gives_the_same_greedy_tokens_with_and_without_it(tiny_model_
             await engine.aclose()
 
     assert asyncio.run(generate(True)) == asyncio.run(generate(False))
+
+
+def test_the_shared_start_follows_the_running_rows(qwen2: torch.nn.Module) -> None:
+    """The scheduler's shared start is the common start of exactly the running prompts —
+    after joins, and after the row it compares others with (its anchor) leaves."""
+    from agent_rl.engines._scheduler import Request, Scheduler
+    from agent_rl.engines._stop import StopChecker
+
+    scheduler = Scheduler(qwen2, lambda update: None, device=CPU, version=0, max_batch_size=8,
+                          max_prefill_tokens=8192, seed=0, lean=LeanDecoder(qwen2))
+    loop = asyncio.new_event_loop()
+    sampling = SamplingParams(max_new_tokens=50, temperature=0, ignore_eos=True)
+    try:
+        def submit(prompt: list[int]) -> Request:
+            request = Request(f"r{len(prompt)}-{prompt[-1]}", prompt, sampling, StopChecker(sampling, [], None, 10**6),
+                              loop, loop.create_future())
+            scheduler.waiting.append(request)
+            return request
+
+        def shared() -> int:
+            return 0 if scheduler.batch.shared is None else scheduler.batch.shared.length
+
+        first = submit(START + [1] * 10)
+        second = submit(START + [2] * 10)
+        assert scheduler._admit() and shared() == len(START)
+        third = submit(START[:150] + [3] * 10)  # shares only 150 tokens with the others
+        assert scheduler._admit() and shared() == 150
+        submit(START[:150] + [3] * 9 + [4])  # shares 159 with the third
+        assert scheduler._admit() and shared() == 150
+        scheduler._keep([row for row, r in enumerate(scheduler.rows) if r is not second])
+        assert shared() == 150
+        scheduler._keep([row for row, r in enumerate(scheduler.rows) if r is not first])  # the anchor leaves
+        assert shared() == 159  # what the two rows left share with each other
+        scheduler._keep([row for row, r in enumerate(scheduler.rows) if r is not third])
+        assert [r.prompt[-1] for r in scheduler.rows] == [4] and shared() == 0  # one row: nothing to share
+        submit(START[:150] + [3] * 5 + [5] * 5)
+        assert scheduler._admit() and shared() == 155
+    finally:
+        loop.close()

@@ -147,7 +147,7 @@ async def test_a_weight_update_invalidates_the_cache(tiny_model_dir: Path) -> No
     engine = HFEngine(tiny_model_dir)
     try:
         first = await engine.generate(PROMPTS[2], GREEDY)
-        assert (await _stats(engine))["prefix_entries"] == 1
+        assert (await _stats(engine))["prefix_entries"] == 2  # the prompt (parked at admission), the finished row
         assert await engine.update_weights(WeightUpdate(version=1, state_dict=other.state_dict())) == 1
         stats = await _stats(engine)
         assert stats["prefix_entries"] == 0 and stats["prefix_cached_tokens"] == 0
@@ -251,3 +251,39 @@ def test_bad_arguments_are_refused() -> None:
         PrefixCache(max_tokens=10, block=0)
     with pytest.raises(ValueError, match="holds 3 tokens"):
         PrefixCache(max_tokens=10).put([1, 2], _kv(3), version=0)
+
+
+async def test_the_samples_of_one_task_prefill_its_text_once(tiny_model_dir: Path, cold_engine: HFEngine) -> None:
+    """Two tasks × two samples arriving together: the env's common start is prefilled
+    once, each task's own text once more on top of it, and each sample one token."""
+    start, task_a, task_b = list(range(500, 540)), list(range(600, 640)), list(range(700, 736))
+    prompts = [start + task_a, start + task_b, start + task_a, start + task_b]
+    engine = HFEngine(tiny_model_dir)
+    try:
+        results = await asyncio.gather(*(engine.generate(p, GREEDY) for p in prompts))
+        stats = await _stats(engine)
+        assert stats["prefill_tokens"] == len(start) + (len(task_a) - 1) + (len(task_b) - 1) + len(prompts)
+        for prompt, result in zip(prompts, results, strict=True):
+            assert result.token_ids == (await cold_engine.generate(prompt, GREEDY)).token_ids
+    finally:
+        await engine.aclose()
+
+
+async def test_a_prompt_is_reusable_while_its_first_sample_still_runs(tiny_model_dir: Path,
+                                                                   cold_engine: HFEngine) -> None:
+    prompt = list(range(800, 860))
+    long = SamplingParams(max_new_tokens=200, temperature=0, ignore_eos=True)
+    engine = HFEngine(tiny_model_dir)
+    try:
+        first = asyncio.ensure_future(engine.generate(prompt, long))
+        while (await _stats(engine))["generated_tokens"] < 2:  # admitted and decoding
+            await asyncio.sleep(0.001)
+        before = await _stats(engine)
+        second = await engine.generate(prompt, GREEDY)
+        after = await _stats(engine)
+        assert not first.done(), "the first sample must still be running for this test to mean anything"
+        assert after["prefill_tokens"] - before["prefill_tokens"] == 1
+        assert second.token_ids == (await cold_engine.generate(prompt, GREEDY)).token_ids
+        assert (await first).token_ids[:GREEDY.max_new_tokens] == second.token_ids
+    finally:
+        await engine.aclose()
