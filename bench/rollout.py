@@ -175,8 +175,9 @@ async def engine_vs_generate(engine, model_dir: Path, device: str, dtype: str, r
 
 
 def _engine(args: argparse.Namespace, model_dir: Path):  # type: ignore[no-untyped-def]
+    prefill_thread = {"auto": None, "on": True, "off": False}[args.prefill_thread]
     return make_engine("hf", model=str(model_dir), device=args.device, dtype=args.dtype,
-                       prefix_cache_tokens=args.prefix_cache_tokens)
+                       prefix_cache_tokens=args.prefix_cache_tokens, prefill_thread=prefill_thread)
 
 
 async def _measured(run, engine, *run_args: object) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -217,7 +218,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"# {args.episodes} episodes, concurrency/batch {args.concurrency}, {TURN_TOKENS}-token turns, "
           f"4 turns, tool latency log-normal(median {MEDIAN_S * 1000:.0f} ms, sigma {SIGMA}, "
           f"{'one stream for all envs' if SHARED_STREAM else 'independent per env'}), "
-          f"prefix cache {args.prefix_cache_tokens or 'off'}, torch threads {args.torch_threads or 'default'}")
+          f"prefix cache {args.prefix_cache_tokens or 'off'}, torch threads {args.torch_threads or 'default'}, "
+          f"prefill thread {args.prefill_thread}")
     print(f"{'loop':<10} {'traj/s':>8} {'tokens/s':>9} {'engine busy':>12} {'wall s':>7} │ {'sched busy':>10} "
           f"{'prefill s':>9} {'decode s':>8} {'steps':>6} {'rows/step':>9} {'ms/step':>7} {'prefills':>8} "
           f"{'prefilled':>9} {'reused':>7} {'hits':>5}")
@@ -243,6 +245,8 @@ if __name__ == "__main__":
                              "core). 1 by default: on a small CPU the engine thread's OpenMP workers spin "
                              "against the event loop and other processes (measured 0.07x the tokens/s)")
     parser.add_argument("--prefix-cache-tokens", type=int, default=65536, help="the hf engine's prefix cache; 0: off")
+    parser.add_argument("--prefill-thread", choices=("auto", "on", "off"), default="auto",
+                        help="the hf engine's prefill thread (auto: on a CPU with >= 2 cores), for both loops")
     parser.add_argument("--shared-latency-stream", action="store_true",
                         help="every env draws the same latency sequence (the setting of the first runs)")
     parser.add_argument("--model", default=None, help="a model directory (default: a fresh random-init model)")

@@ -250,6 +250,25 @@ class RunningBatch:
         return logits_NV
 
     @torch.inference_mode()
+    def join_rows(self, rows: list[RowKV], next_tokens_N: torch.Tensor) -> None:
+        """Add whole sequences' KV (prefilled elsewhere, e.g. by the prefill thread) after
+        the running rows, right-aligned at the write column like every row."""
+        count, longest = len(rows), max(kv.length for kv in rows)
+        self._reserve(tuple(k[None] for k in rows[0].keys), self.size + count, longest)
+        first_row, end = self.size, self.end
+        self.mask_RC[first_row:first_row + count] = False
+        for slot, kv in enumerate(rows, start=first_row):
+            first = end - kv.length
+            for buffer, source in zip((*self.keys, *self.values), (*kv.keys, *kv.values), strict=True):
+                buffer[slot, :, first:end] = source
+            self.mask_RC[slot, first:end] = True
+            self.first.append(first)
+        self.positions_R[first_row:first_row + count] = torch.tensor([kv.length for kv in rows], device=self.device)
+        self.next_tokens_R[first_row:first_row + count] = next_tokens_N
+        self.start = end - longest if first_row == 0 else min(self.start, end - longest)
+        self.size += count
+
+    @torch.inference_mode()
     def set_joined_tokens(self, tokens_N: torch.Tensor) -> None:
         """The next input tokens of the last N rows (just joined by `prefill_join`)."""
         self.next_tokens_R[self.size - tokens_N.shape[0]:self.size] = tokens_N
@@ -287,9 +306,12 @@ class RunningBatch:
         return order
 
     @torch.inference_mode()
-    def row_kv(self, row: int) -> RowKV:
-        """A copy of row `row`'s cached keys and values (its real tokens only)."""
+    def row_kv(self, row: int, *, copy: bool = True) -> RowKV:
+        """Row `row`'s cached keys and values (its real tokens only): a copy, or with
+        `copy=False` views of the buffers (valid until the next write, join or leave)."""
         columns = slice(self.first[row], self.end)
+        if not copy:
+            return RowKV(tuple(k[row, :, columns] for k in self.keys), tuple(v[row, :, columns] for v in self.values))
         return RowKV(tuple(k[row, :, columns].clone() for k in self.keys),
                      tuple(v[row, :, columns].clone() for v in self.values))
 

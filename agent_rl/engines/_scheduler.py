@@ -66,6 +66,7 @@ class Request:
     reused: int = 0
     anchored: int = 0  # prompt tokens shared with the scheduler's anchor (see `_share_running_start`)
     fresh: bool = True  # no conversation's KV was found for it: it is parked at admission (`_park_prompts`)
+    aborted: bool = False  # finished as ABORT while the prefill thread worked on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,41 @@ def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], outco
         pass
 
 
+class PrefillWorker(threading.Thread):
+    """Prefills admitted requests on a second thread while the scheduler keeps decoding.
+
+    Why: on a CPU the scheduler thread runs one core; an agent's requests arrive one by
+    one as tool calls return, and each prefill (≈ 130 new tokens on ≈ 1,000 cached ones:
+    ≈ 7 ms) used to stall every running row's next token. The torch kernels release the
+    GIL, so a prefill here runs on another core beside the decode steps. One job at a
+    time, into a scratch batch of its own (lean models only: the model's weights are read,
+    never written, by both threads); the scheduler joins the finished rows — one copy of
+    their KV — and samples their first tokens. Results come back as a `prefilled` command
+    on the scheduler's queue, which also wakes it when it has nothing else to do.
+    """
+
+    def __init__(self, lean: LeanDecoder, device: torch.device, max_rows: int,
+                 deliver: Callable[[tuple[Any, ...]], None]) -> None:
+        super().__init__(name="hf-engine-prefill", daemon=True)
+        self.scratch = RunningBatch(device, max_rows, lean=lean)
+        self.jobs: queue.SimpleQueue[tuple[list[Request], list[list[int]], list[RowKV | None]] | None] = \
+            queue.SimpleQueue()
+        self.deliver = deliver
+
+    def run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            requests, suffixes, prefixes = job
+            started = time.perf_counter()
+            try:
+                self.scratch.reset()
+                logits_NV = self.scratch.prefill_join(suffixes, prefixes)
+                # views: the scheduler copies them before it sends the next job
+                outcome: Any = (logits_NV, [self.scratch.row_kv(row, copy=False) for row in range(len(requests))])
+            except Exception as exc:  # noqa: BLE001 — reported to the requests by the scheduler
+                outcome = exc
+            self.deliver(("prefilled", requests, outcome, time.perf_counter() - started))
+
+
 class Scheduler(threading.Thread):
     """Continuous batching over a Hugging Face causal LM (see the module docstring).
 
@@ -107,11 +143,13 @@ class Scheduler(threading.Thread):
         seed: seeds the generator shared by unseeded sampled rows.
         prefix_cache: finished rows' KV for the next turns; None disables reuse.
         lean: the lean decode step (None: the model's own forward).
+        prefill_thread: prefill on a second thread (`PrefillWorker`; lean models only).
     """
 
     def __init__(self, model: torch.nn.Module, load_weights: Callable[[WeightUpdate], None], *,
                  device: torch.device, version: int, max_batch_size: int, max_prefill_tokens: int,
-                 seed: int, prefix_cache: PrefixCache | None = None, lean: LeanDecoder | None = None) -> None:
+                 seed: int, prefix_cache: PrefixCache | None = None, lean: LeanDecoder | None = None,
+                 prefill_thread: bool = False) -> None:
         super().__init__(name="hf-engine-scheduler", daemon=True)
         self.model = model
         self.load_weights = load_weights
@@ -126,6 +164,9 @@ class Scheduler(threading.Thread):
         self.rows: list[Request] = []
         self.batch = RunningBatch(device, max_batch_size, lean=lean)
         self.anchor: Request | None = None  # the running row whose prompt others are compared with
+        self.worker = PrefillWorker(lean, device, max_batch_size, self.commands.put) \
+            if prefill_thread and lean is not None else None
+        self.prefilling: list[Request] | None = None  # the requests the prefill thread works on
         self.prefix_cache = prefix_cache
         self.updates: collections.deque[tuple[WeightUpdate, Ack]] = collections.deque()
         self.closed = False
@@ -150,6 +191,8 @@ class Scheduler(threading.Thread):
     # ---- the thread ----
 
     def run(self) -> None:
+        if self.worker is not None:
+            self.worker.start()
         try:
             with torch.inference_mode():  # the batch's buffers are inference tensors (weight loads opt out)
                 self._loop()
@@ -157,11 +200,14 @@ class Scheduler(threading.Thread):
             log.exception("the hf engine scheduler crashed")
             self.fatal = exc
             error = EngineUnavailableError(f"the hf engine crashed: {type(exc).__name__}: {exc}")
-            self._fail([*self.rows, *self.waiting], error)
+            self._fail([*self.rows, *self.waiting, *(r for r in self.prefilling or () if not r.aborted)], error)
             for _, ack in self.updates:
                 _deliver(ack.loop, ack.future, error)
             self.closed = True
             self._drain_after_crash(error)
+        finally:
+            if self.worker is not None:
+                self.worker.jobs.put(None)
 
     def _drain_after_crash(self, error: EngineError) -> None:
         while True:
@@ -171,12 +217,16 @@ class Scheduler(threading.Thread):
                 return
             if command[0] == "submit":
                 self._fail([command[1]], error)
+            elif command[0] == "prefilled":
+                continue  # its requests were failed with the batch's
             elif command[-1] is not None:
                 _deliver(command[-1].loop, command[-1].future, error)
 
     def _loop(self) -> None:
         while not self.closed:
-            self._take_commands(block=not (self.rows or self.updates or self._can_admit()))
+            # Block when nothing can move until a command comes (a prefill result is one).
+            self._take_commands(block=not (self.rows or self._can_admit()
+                                           or (self.updates and self.prefilling is None)))
             if self.closed:
                 break
             self._apply_due_updates()
@@ -213,9 +263,12 @@ class Scheduler(threading.Thread):
             self.updates.append((update, ack))
         elif kind == "close":
             self._shut_down(command[1])
+        elif kind == "prefilled":
+            self._join_prefilled(*command[1:])
 
     def _can_admit(self) -> bool:
-        return bool(self.waiting) and not self.updates and len(self.rows) < self.max_batch_size
+        return (bool(self.waiting) and not self.updates and self.prefilling is None
+                and len(self.rows) < self.max_batch_size)
 
     def _finish(self, request: Request, reason: FinishReason) -> None:
         result = GenerationResult(list(request.tokens), list(request.logprobs), reason, request.version,
@@ -233,7 +286,10 @@ class Scheduler(threading.Thread):
             request.version = self.version
         running = [r for r in self.rows if request_id is None or r.id == request_id]
         self._keep([row for row, r in enumerate(self.rows) if not (request_id is None or r.id == request_id)])
-        for request in [*running, *waiting]:
+        prefilling = [r for r in self.prefilling or () if not r.aborted and (request_id is None or r.id == request_id)]
+        for request in prefilling:  # answered now; `_join_prefilled` skips them
+            request.aborted = True
+        for request in [*running, *waiting, *prefilling]:
             self._finish(request, FinishReason.ABORT)
 
     def _abort_running(self) -> None:
@@ -272,7 +328,7 @@ class Scheduler(threading.Thread):
         self.batch.share_start(min(request.anchored for request in self.rows))
 
     def _apply_due_updates(self) -> None:
-        while self.updates and not self.rows:
+        while self.updates and not self.rows and self.prefilling is None:
             update, ack = self.updates.popleft()
             # Cached KV of the old weights must never prefix a sequence under the new ones.
             if self.prefix_cache is not None:
@@ -292,6 +348,8 @@ class Scheduler(threading.Thread):
 
     def _take_admissible(self) -> list[Request]:
         if self.updates:  # a waiting weight update goes first
+            return []
+        if self.prefilling is not None:  # one prefill job at a time
             return []
         room = self.max_batch_size - len(self.rows)
         if self.prefix_cache is not None:
@@ -313,6 +371,46 @@ class Scheduler(threading.Thread):
             taken.append(self.waiting.popleft())
             longest = longest_if_taken
         return taken
+
+    def _join_prefilled(self, requests: list[Request], outcome: Any, elapsed_s: float) -> None:
+        """The prefill thread's result: its rows join the batch (or go back to waiting,
+        when new weights wait to be loaded: they were prefilled under the old ones)."""
+        self.prefilling = None
+        self.stats["prefill_s"] += elapsed_s
+        live = [n for n, r in enumerate(requests) if not r.aborted]
+        if isinstance(outcome, BaseException):
+            log.error("prefill failed: %s: %s", type(outcome).__name__, outcome)
+            self._fail([requests[n] for n in live],
+                       EngineUnavailableError(f"hf engine prefill failed: {type(outcome).__name__}: {outcome}"))
+            return
+        if self.updates:
+            for n in reversed(live):
+                request = requests[n]
+                request.prefix, request.reused, request.fresh = None, 0, True
+                self.waiting.appendleft(request)
+            return
+        if not live:
+            return
+        logits_NV, kvs = outcome
+        requests = [requests[n] for n in live]
+        started, running = time.perf_counter(), len(self.rows)
+        try:
+            sampled = sample_next(logits_NV[live], [r.sampling for r in requests], [r.generator for r in requests],
+                                  self.shared_generator)
+            self.batch.join_rows([kvs[n] for n in live], sampled.token_ids)
+        except Exception as exc:
+            log.exception("joining prefilled rows failed")
+            if len(self.batch) > running:
+                self.batch.keep(list(range(running)))
+            self._fail(requests, EngineUnavailableError(f"hf engine prefill failed: {type(exc).__name__}: {exc}"))
+            return
+        self.stats["prefills"] += 1
+        self.stats["prefill_tokens"] += sum(len(r.prompt) - r.reused for r in requests)
+        self.rows.extend(requests)
+        self._park_prompts(requests, first_row=running)
+        self._share_running_start(joined=requests)
+        self._record(sampled, first_row=running)
+        self.stats["prefill_s"] += time.perf_counter() - started
 
     def _share_common_start(self, cold: list[Request], cache: PrefixCache) -> None:
         """Cold prompts that start alike (one env's system prompt and tool specs) get their
@@ -382,6 +480,12 @@ class Scheduler(threading.Thread):
         started = time.perf_counter()
         running = len(self.rows)
         suffixes, prefixes = [r.prompt[r.reused:] for r in new], [r.prefix for r in new]
+        if self.worker is not None:
+            for request in new:
+                request.prefix = None  # the job holds it now
+            self.prefilling = new
+            self.worker.jobs.put((new, suffixes, prefixes))
+            return True
         try:
             if self.batch.lean is not None:  # straight into the batch's buffers
                 logits_NV = self.batch.prefill_join(suffixes, prefixes)
@@ -480,5 +584,7 @@ class Scheduler(threading.Thread):
             _, update_ack = self.updates.popleft()
             _deliver(update_ack.loop, update_ack.future, EngineUnavailableError("the hf engine was closed"))
         self.closed = True
+        if self.worker is not None:
+            self.worker.jobs.put(None)
         if ack is not None:
             _deliver(ack.loop, ack.future, None)

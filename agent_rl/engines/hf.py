@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -109,6 +110,12 @@ class HFEngine(Engine):
         lean_decode: decode steps through `_lean_decode.LeanDecoder` (Llama/Qwen2 models:
             no per-step mask building or KV copies, one shared read of a prompt start all
             running rows share); False, or an unsupported model, uses the model's forward.
+        prefill_thread: prefill arriving requests on a second thread while the running
+            rows keep decoding (`_scheduler.PrefillWorker`; needs the lean step). None
+            (default): on when the device is the CPU and the machine has ≥ 2 cores — an
+            agent's requests arrive one at a time as tool calls return, and each prefill
+            would otherwise stall every running row. On a GPU both threads would share
+            one device, so it stays off there.
     """
 
     name: ClassVar[str] = "hf"
@@ -117,7 +124,8 @@ class HFEngine(Engine):
                  device: str = "cpu", dtype: str = "float32", max_batch_size: int = 64,
                  max_prefill_tokens: int = 8192, max_model_len: int | None = None, seed: int = 0,
                  weight_version: int = 0, prefix_cache_tokens: int = 65536,
-                 prefix_cache_ttl_s: float | None = 600.0, lean_decode: bool = True) -> None:
+                 prefix_cache_ttl_s: float | None = 600.0, lean_decode: bool = True,
+                 prefill_thread: bool | None = None) -> None:
         if max_batch_size < 1 or max_prefill_tokens < 1:
             raise ValueError("max_batch_size and max_prefill_tokens must be ≥ 1")
         if prefix_cache_tokens < 0:
@@ -136,11 +144,14 @@ class HFEngine(Engine):
         self._live: set[str] = set()
         self._closed = False
         prefix_cache = PrefixCache(prefix_cache_tokens, prefix_cache_ttl_s) if prefix_cache_tokens else None
+        lean = LeanDecoder(self.model) if lean_decode and LeanDecoder.supports(self.model) else None
+        if prefill_thread is None:
+            prefill_thread = self.device.type == "cpu" and (os.cpu_count() or 1) >= 2
+        self.prefill_thread = bool(prefill_thread and lean is not None)
         self._scheduler = Scheduler(self.model, self._load_weights, device=self.device, version=weight_version,
                                     max_batch_size=max_batch_size, max_prefill_tokens=max_prefill_tokens, seed=seed,
                                     prefix_cache=prefix_cache,
-                                    lean=LeanDecoder(self.model) if lean_decode and LeanDecoder.supports(self.model)
-                                    else None)
+                                    lean=lean, prefill_thread=self.prefill_thread)
         self._scheduler.start()
 
     @property
