@@ -85,7 +85,9 @@ def _sample_rows(logits_RV: torch.Tensor, params_R: Sequence[SamplingParams],
     """Rows that all sample (temperature > 0): log μ over the vocabulary and one draw each."""
     device = logits_RV.device
     temperatures = {p.temperature for p in params_R}
-    if len(temperatures) == 1:  # one division by a number, not a per-row tensor
+    if temperatures == {1.0}:  # the usual RL setting: x / 1 is x, skip a pass over the vocabulary
+        scores_RV = logits_RV
+    elif len(temperatures) == 1:  # one division by a number, not a per-row tensor
         scores_RV = logits_RV / temperatures.pop()
     else:
         scores_RV = logits_RV / torch.tensor([p.temperature for p in params_R], device=device,
