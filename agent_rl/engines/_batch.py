@@ -128,6 +128,13 @@ class RunningBatch:
         self.start = self.end = 0
         self.first: list[int] = []
 
+    def release(self) -> None:
+        """Drop every row and the buffers themselves (views handed out stay valid)."""
+        self.keys, self.values = [], []
+        self.mask_RC = torch.zeros(0, 0, dtype=torch.bool, device=self.device)
+        self.cache = None
+        self.reset()
+
     def __len__(self) -> int:
         return self.size
 

@@ -106,6 +106,9 @@ class PrefillWorker(threading.Thread):
     on the scheduler's queue, which also wakes it when it has nothing else to do.
     """
 
+    #: Scratch buffers larger than this are freed after their job (and allocated again when needed).
+    KEEP_BYTES = 64 << 20
+
     def __init__(self, lean: LeanDecoder, device: torch.device, max_rows: int,
                  deliver: Callable[[tuple[Any, ...]], None]) -> None:
         super().__init__(name="hf-engine-prefill", daemon=True)
@@ -126,6 +129,8 @@ class PrefillWorker(threading.Thread):
             except Exception as exc:  # noqa: BLE001 — reported to the requests by the scheduler
                 outcome = exc
             self.deliver(("prefilled", requests, outcome, time.perf_counter() - started))
+            if self.scratch.nbytes > self.KEEP_BYTES:  # a big job: do not hold a second KV cache's worth
+                self.scratch.release()
 
 
 class Scheduler(threading.Thread):

@@ -13,7 +13,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from agent_rl.engines.base import FinishReason, SamplingParams, WeightUpdate
+from agent_rl.engines._scheduler import PrefillWorker
+from agent_rl.engines.base import FinishReason, GenerationResult, SamplingParams, WeightUpdate
 from agent_rl.engines.hf import HFEngine
 from tests.engines.conftest import PROMPTS, reference_greedy
 
@@ -29,6 +30,11 @@ async def _until_prefilling(engine: HFEngine, request_id: str, timeout: float = 
         await asyncio.sleep(0)
 
 
+async def _later(engine: HFEngine, prompt: list[int], delay: float) -> GenerationResult:
+    await asyncio.sleep(delay)
+    return await engine.generate(prompt, GREEDY)
+
+
 async def test_it_is_on_by_default_on_a_cpu_with_two_cores(tiny_model_dir: Path) -> None:
     import os
 
@@ -40,18 +46,18 @@ async def test_it_is_on_by_default_on_a_cpu_with_two_cores(tiny_model_dir: Path)
         await engine.aclose()
 
 
-async def test_the_same_tokens_with_and_without_it(tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize("keep_bytes", [64 << 20, 0])
+async def test_the_same_tokens_with_and_without_it(tiny_model_dir: Path, keep_bytes: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # keep_bytes 0: the scratch buffers are freed after every job (what a big model's jobs do)
+    monkeypatch.setattr(PrefillWorker, "KEEP_BYTES", keep_bytes)
     results = {}
     for threaded in (False, True):
         engine = HFEngine(tiny_model_dir, prefill_thread=threaded)
         try:
-            async def later(prompt: list[int], delay: float) -> object:
-                await asyncio.sleep(delay)
-                return await engine.generate(prompt, GREEDY)
-
             # staggered: rows join while others decode, some through the prefix cache
-            first = await asyncio.gather(*(later(p, 0.004 * i) for i, p in enumerate(PROMPTS)))
-            second = await asyncio.gather(*(later(p + r.token_ids + [5, 6, 7], 0.003 * i)
+            first = await asyncio.gather(*(_later(engine, p, 0.004 * i) for i, p in enumerate(PROMPTS)))
+            second = await asyncio.gather(*(_later(engine, p + r.token_ids + [5, 6, 7], 0.003 * i)
                                             for i, (p, r) in enumerate(zip(PROMPTS, first, strict=True))))
             results[threaded] = [(r.token_ids, r.logprobs) for r in [*first, *second]]
             assert engine._scheduler.prefilling is None and not engine._scheduler.rows
