@@ -19,6 +19,7 @@ Subclasses describe their tasks through a handful of hooks (see the abstract met
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import math
 from collections.abc import Sequence
@@ -210,6 +211,9 @@ class ToolEnv(TextEnv, Generic[TaskT]):
                 await self._client.delete_session(session)
             except ToolServerInfraError as exc:  # the server is gone; its reaper or death cleans up
                 log.warning("could not delete session %s: %s", session, exc)
+            except asyncio.CancelledError:  # maybe not deleted: keep the id, so that the next
+                self._session = session  # `aend_episode`/`aclose`/`areset` deletes it (idempotent)
+                raise
 
     async def aend_episode(self) -> None:
         self._done = True

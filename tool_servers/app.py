@@ -49,7 +49,7 @@ from tool_servers.schemas import (
     HealthResponse,
     ToolsResponse,
 )
-from tool_servers.server import Tool, ToolServer
+from tool_servers.server import Tool, ToolOutput, ToolServer
 from tool_servers.sessions import SessionStore
 from tool_servers.settings import ServerSettings
 
@@ -284,10 +284,14 @@ def _add_routes(app: FastAPI, runtime: ServerRuntime) -> None:
             raise UnknownToolError(f"unknown tool {body.tool!r}; this server offers: {known}",
                                    details={"tool": body.tool, "known": sorted(runtime.tools)})
         arguments = _validate(tool.arguments, body.arguments, f"arguments for tool {tool.name!r}")
-        # The session's own lock first: a call queued behind its session must not hold one
-        # of the server's execution slots while it waits.
-        async with session.lock, runtime.slot():
-            output = await tool.handler(session.state, arguments)
+
+        async def run() -> ToolOutput:
+            async with runtime.slot():
+                return await tool.handler(session.state, arguments)
+
+        # In the session's turn first (`store.run`): a call queued behind its session must
+        # not hold one of the server's execution slots while it waits.
+        output = await runtime.store.run(session, run)
         return CallResponse(content=output.content, is_error=output.is_error, data=output.data)
 
     @app.post("/sessions/{session_id}/evaluate", response_model=EvaluateResponse)
@@ -295,8 +299,12 @@ def _add_routes(app: FastAPI, runtime: ServerRuntime) -> None:
         await runtime.ensure_started()
         session = runtime.store.get(session_id)
         payload = _validate(server.evaluate_payload, body.payload, "evaluate payload")
-        async with session.lock, runtime.slot():
-            return await server.evaluate(session.state, payload)
+
+        async def run() -> EvaluateResponse:
+            async with runtime.slot():
+                return await server.evaluate(session.state, payload)
+
+        return await runtime.store.run(session, run)
 
     @app.delete("/sessions/{session_id}", response_model=DeleteSessionResponse)
     async def delete_session(session_id: str) -> DeleteSessionResponse:

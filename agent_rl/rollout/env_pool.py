@@ -19,16 +19,32 @@ from envs.tool_env import ToolEnv
 from tool_servers import ToolClient
 
 
+async def to_the_end(task: asyncio.Future[Any]) -> None:
+    """Wait until `task` is done, even when the caller is cancelled meanwhile — once or
+    again and again (a task group aborting, a consumer's timeout): `task` itself is never
+    cancelled from here, and the caller's cancellation is re-raised once it is done (its
+    own outcome then dropped). For cleanup that must not be cut short: `asyncio.shield`
+    alone returns at the first cancellation, and `gather` passes a second one on to `task`.
+    The caller reads `task.result()` afterwards if it cares."""
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved: not logged as "never retrieved"
+        raise cancelled
+
+
 async def _release(env: TextEnv) -> None:
     """End the env's episode (its session) and wait until that is done — also when the
-    episode was cancelled: the release is shielded from the cancellation, awaited to the
-    end, and the cancellation re-raised afterwards."""
+    episode was cancelled: the release runs in its own task, is awaited to the end, and
+    the cancellation re-raised afterwards."""
     release = asyncio.ensure_future(env.aend_episode())
-    try:
-        await asyncio.shield(release)
-    except asyncio.CancelledError:
-        await asyncio.gather(release, return_exceptions=True)
-        raise
+    await to_the_end(release)
+    release.result()
 
 
 class EnvPool:

@@ -21,18 +21,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agent_rl.rollout.agent_loop import AgentLoop
-from agent_rl.rollout.env_pool import EnvPool
+from agent_rl.rollout.env_pool import EnvPool, to_the_end
 from agent_rl.rollout.handoff import HandOff
 from agent_rl.rollout.metrics import RolloutMetrics
 from agent_rl.trajectory import Trajectory, TrajectoryStatus
 from agent_rl.trajectory_io import TrajectoryWriter
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,7 @@ class RolloutManager:
     async def _group(self, task: TaskRef, version: int, key: int) -> None:
         try:
             group_id = uuid.uuid4().hex[:16]
-            results = await asyncio.gather(*(self._episode(task, group_id, i) for i in range(self.config.group_size)))
+            results = await _all_to_the_end(self._episode(task, group_id, i) for i in range(self.config.group_size))
             group = Group(group_id, task, [row for rows, _ in results for row in rows], version,
                           sum(r for _, r in results))
             if self.writer is not None:
@@ -194,7 +196,8 @@ class RolloutManager:
 
         A consumer that may stop early wraps the stream in `contextlib.aclosing(...)`, so
         that episodes still in flight are cancelled and their sessions released at once
-        (Python closes an abandoned async generator only when it is garbage-collected).
+        (Python closes an abandoned async generator only when it is garbage-collected);
+        the close returns only once every one of them has released its session.
 
         `start_version`: a resumed training run whose learner is at this version counts
         `start_version × batch_size` groups as already trained, so the staleness bound
@@ -218,9 +221,11 @@ class RolloutManager:
                 while self._handoff.outstanding():  # the producer is done: drain what is left
                     yield await self._handoff.next()
                 return
-        finally:
+        finally:  # returns once every episode still in flight is cancelled and its session released
             producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
+            await to_the_end(producer)
+            if not producer.cancelled():
+                producer.exception()  # retrieved; it hands its failures over in `failure`
 
     async def _produce(self, tasks: Iterable[TaskRef], failure: list[BaseException]) -> None:
         try:
@@ -236,6 +241,20 @@ class RolloutManager:
     async def aclose(self) -> None:
         if self._owns_pool:
             await self.pool.aclose()
+
+
+async def _all_to_the_end(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run `coros` as tasks and return their results once all are done. Unlike
+    `asyncio.gather`, which returns (or raises) as soon as ONE is cancelled or fails while
+    the others still unwind, this waits for every one of them: a cancelled group's
+    episodes have all released their sessions when it ends. A failure cancels the rest
+    and is raised as itself, not as an ExceptionGroup."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coro) for coro in coros]
+    except BaseExceptionGroup as errors:
+        raise errors.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 def collect(manager: RolloutManager, tasks: Iterable[TaskRef],

@@ -72,6 +72,9 @@ class Worker:
                 f"the sandbox worker did not start ({type(exc).__name__}: {exc}); "
                 f"its stderr: {detail or '(empty)'}"
             ) from None
+        except BaseException:  # cancelled while starting: nobody else holds the process
+            await process.aclose()  # (shielded: kills it and gives its slot back)
+            raise
         if reply.get("op") != "ready":
             await process.aclose()
             raise SandboxStartError(f"the sandbox worker answered {reply.get('op')!r} instead of 'ready'")

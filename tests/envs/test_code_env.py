@@ -213,3 +213,34 @@ def test_observations_are_copies(stdio_env: CodeEnv) -> None:
     observation, *_ = stdio_env.step(render_tool_call(ToolCall("python", {"code": "print(1)"})))
     observation[0]["content"] = "tampered"
     assert stdio_env.turns[-1].observation[0]["content"] != "tampered"
+
+
+async def test_a_cancelled_session_delete_is_done_by_the_next_release() -> None:
+    """An episode cancelled while its session's delete is still on the way keeps the id,
+    so the next release (the rollout pool's, `aclose`, or the next reset) deletes it: the
+    session does not sit on the server until its TTL."""
+    import asyncio
+
+    from tool_servers import ToolClient, create_app, make_tool_server
+
+    class SlowDeletes(ToolClient):
+        async def delete_session(self, session_id: str) -> bool:
+            await asyncio.sleep(0.5)  # the request is still on its way to a remote server
+            return await super().delete_session(session_id)
+
+    client = SlowDeletes.in_process(create_app(make_tool_server("code")))
+    env = envs.make("code-stdio-v0", tool_client=client)
+    try:
+        await env.areset(seed=0)
+        assert (await client.health()).sessions == 1
+        ending = asyncio.create_task(env.aend_episode())
+        await asyncio.sleep(0.05)
+        ending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await ending
+        assert (await client.health()).sessions == 1  # not deleted yet…
+        await env.aend_episode()
+        assert (await client.health()).sessions == 0  # …and deleted by the next release
+    finally:
+        await env.aclose()
+        await client.aclose()

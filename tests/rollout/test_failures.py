@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
+import pytest
+
+import envs
 from agent_rl.engines.base import SamplingParams
 from agent_rl.engines.scripted import ScriptedEngine
 from agent_rl.rollout import AgentLoop, LoopBudget, RolloutConfig, RolloutManager, TaskRef
 from agent_rl.trajectory import TrajectoryStatus
 from agent_rl.trajectory_io import TrajectoryWriter, read_trajectories
+from envs import TextEnv
 from envs.parsing import render_tool_call
 from tool_servers import ToolCall
 from tool_servers.local import free_port, start_local_server
@@ -76,4 +81,88 @@ async def test_stopping_early_releases_every_session(tokenizer, renderer) -> Non
     client = manager.pool._clients["code-stdio-v0"]
     assert client is not None
     assert (await client.health()).sessions == 0  # cancelled episodes closed their sessions
+    await manager.aclose()
+
+
+class HeldSessionEnv(TextEnv):
+    """A tool env's episode lifecycle without a server: every episode holds a "session"
+    (an entry in the shared `live` set) until `aend_episode` has released it. Task 0
+    answers at once; every other task's first step is a tool call that never returns
+    (or, with `crash=True`, task 0's first sample fails with a bug). Releasing takes
+    `slow_release_s` for odd seeds (a slow server) and no time for even ones, so one
+    episode of a group finishes unwinding long before its sibling."""
+
+    def __init__(self, live: set[object] | None = None, slow_release_s: float = 0.3, crash: bool = False,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.live = live if live is not None else set()
+        self.slow_release_s, self.crash = slow_release_s, crash
+        self.session: object | None = None
+
+    async def areset(self, *, seed=None, options=None):
+        self.seed_episode(seed)
+        self.seed, self.task_index = seed or 0, (options or {}).get("task_index", 0)
+        self.session = object()
+        self.live.add(self.session)
+        return [{"role": "user", "content": "Go."}], {"task_id": f"held-{self.task_index}"}
+
+    async def astep(self, action):
+        info = {"counters": {"turns": 1, "tool_calls": 0}, "step_reward": 0.0}
+        if self.task_index == 0 and self.crash and self.seed % 2 == 0:
+            raise RuntimeError("a bug in the env")
+        if self.task_index == 0:
+            await self.aend_episode()
+            return [], 0.0, True, False, {**info, "outcome_reward": 0.0, "success": False}
+        await asyncio.Event().wait()  # a tool call in flight, forever
+        raise AssertionError("unreachable")
+
+    async def aend_episode(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            try:
+                if self.seed % 2:
+                    await asyncio.sleep(self.slow_release_s)
+            except asyncio.CancelledError:
+                self.session = session  # not released: the next release tries again (as ToolEnv does)
+                raise
+            self.live.discard(session)
+
+
+if "held-session-v0" not in [s.id for s in envs.list()]:
+    envs.register("held-session-v0", HeldSessionEnv, description="test env: sessions released slowly (tests/rollout)")
+
+
+def held_manager(tokenizer, renderer, live: set[object], **env_kwargs) -> RolloutManager:
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    engine = ScriptedEngine(lambda prompt: tokenizer.encode("go", add_special_tokens=False) + [eos],
+                            delay_s=0.02, eos_token_id=eos)
+    loop = AgentLoop(engine, renderer, SamplingParams(max_new_tokens=16), LoopBudget(max_turns=2))
+    return RolloutManager(loop, {"held-session-v0": {"live": live, **env_kwargs}},
+                          RolloutConfig(group_size=2, max_staleness=None))
+
+
+async def test_stopping_early_returns_only_once_every_episode_released_its_session(tokenizer, renderer) -> None:
+    """Seeds 2i (fast release) and 2i+1 (slow) in every group: `asyncio.gather` would end a
+    cancelled group as soon as its fast episode had unwound, before the slow one released."""
+    live: set[object] = set()
+    manager = held_manager(tokenizer, renderer, live)
+    started = time.monotonic()
+    async with contextlib.aclosing(manager.run([TaskRef("held-session-v0", i, seed=2 * i) for i in range(4)])) as stream:
+        async for group in stream:
+            assert group.task.task_index == 0
+            assert len(live) == 6  # three groups' episodes are stuck in their tool calls
+            break
+    assert live == set()  # every cancelled episode's session is released when the stream closes
+    assert time.monotonic() - started < 5.0
+    await manager.aclose()
+
+
+async def test_a_crashing_episode_cancels_and_releases_its_siblings_before_run_raises(tokenizer, renderer) -> None:
+    live: set[object] = set()
+    manager = held_manager(tokenizer, renderer, live, crash=True)
+    with pytest.raises(RuntimeError, match="a bug in the env"):  # raised as itself, not as a group
+        async with contextlib.aclosing(manager.run([TaskRef("held-session-v0", i, seed=2 * i) for i in range(3)])) as stream:
+            async for _ in stream:
+                raise AssertionError("no group completes: task 0 crashes, the others never end")
+    assert live == set()  # the crashed episode's sibling and the other groups were cancelled and released
     await manager.aclose()

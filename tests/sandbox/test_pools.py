@@ -188,3 +188,22 @@ async def test_two_sessions_share_nothing(pool_backend: Backend) -> None:
         await first.run("secret = 1\nopen('note', 'w').write('x')")
         assert (await second.run("'secret' in globals()")).stdout == "False\n"
         assert (await second.run("import os\nos.path.exists('note')")).stdout == "False\n"
+
+
+async def test_a_call_cancelled_while_the_session_starts_leaves_no_process(pool_backend: Backend) -> None:
+    """An episode abandoned on its first tool call cancels the call while the session's
+    process is still starting: that process is killed and its slot given back."""
+    free = pool_backend._slots.worker_queue.qsize()  # type: ignore[attr-defined]
+    session = PythonSession(pool_backend)
+    call = asyncio.create_task(session.run("print(1)"))
+    for _ in range(5000):  # until the process is spawned, before it has said hello
+        if pool_backend._workers:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.0005)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert all(w.returncode is not None for w in pool_backend._workers)  # type: ignore[attr-defined]
+    assert pool_backend._slots.worker_queue.qsize() == free  # type: ignore[attr-defined]
+    assert leftovers(pool_backend) == []
+    await session.aclose()

@@ -40,6 +40,7 @@ class Guess(BaseModel):
 class EchoState:
     secret: int
     calls: list[str] = field(default_factory=list)
+    sleeping: bool = False  # a `sleep` call is inside its handler
 
 
 class EchoServer(ToolServer):
@@ -49,6 +50,7 @@ class EchoServer(ToolServer):
 
     def __init__(self) -> None:
         self.closed: list[EchoState] = []
+        self.closed_while_sleeping: list[bool] = []  # per close: was a handler still running?
         self.started = 0
         self.stopped = 0
 
@@ -69,13 +71,19 @@ class EchoServer(ToolServer):
 
     async def close_session(self, state: EchoState) -> None:
         self.closed.append(state)
+        self.closed_while_sleeping.append(state.sleeping)
 
     async def echo(self, state: EchoState, args: EchoArgs) -> ToolOutput:
         state.calls.append(args.text)
         return ToolOutput(args.text, data={"calls": len(state.calls)})
 
     async def sleep(self, state: EchoState, args: SleepArgs) -> ToolOutput:
-        await asyncio.sleep(args.seconds)
+        state.sleeping = True
+        try:
+            await asyncio.sleep(args.seconds)
+        finally:
+            await asyncio.sleep(0.05)  # unwinding takes a moment: close must wait for it
+            state.sleeping = False
         return ToolOutput("slept")
 
     async def crash(self, state: EchoState, args: NoArgs) -> ToolOutput:

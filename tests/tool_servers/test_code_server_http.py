@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 
@@ -92,6 +94,32 @@ def test_session_limit_is_503_with_retry_after(code_server: LocalServer) -> None
     finally:
         for sid in sessions:
             httpx.delete(f"{code_server.url}/sessions/{sid}")
+
+
+async def test_deleting_a_session_stops_its_running_call(code_server: LocalServer) -> None:
+    """An episode abandoned mid-call drops its connection, but the server keeps running the
+    handler; the episode's delete must stop that call and free the session at once, not
+    wait the call's 25 s (a consumer that stops early waits for every delete)."""
+    from tool_servers import ToolClient
+
+    async with ToolClient(code_server.url) as client:
+        before = (await client.health()).sessions
+        session = await client.create_session({"hidden": HIDDEN})
+        slow = ToolCall("python", {"code": "import time\ntime.sleep(25)", "timeout_s": 28})
+        call = asyncio.create_task(client.call(session, slow))
+        deadline = time.monotonic() + 20
+        while (await client.health()).active_calls < 1:
+            assert time.monotonic() < deadline, "the call never started"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # well inside the sandboxed sleep
+        call.cancel()  # the episode is cancelled: its request is abandoned
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        started = time.monotonic()
+        assert await client.delete_session(session) is True
+        assert time.monotonic() - started < 10.0
+        health = await client.health()
+        assert (health.sessions, health.active_calls) == (before, 0)
 
 
 def test_crashed_server_mid_episode_is_env_error_not_zero() -> None:

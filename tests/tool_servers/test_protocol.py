@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -158,14 +159,38 @@ async def test_calls_queued_on_one_session_do_not_starve_another(make_client) ->
         assert getattr(fast_result, "content", fast_result) == "b"
 
 
-async def test_delete_waits_for_the_running_call(make_client, echo_server) -> None:
+async def test_delete_stops_the_running_and_queued_calls_then_closes(make_client, echo_server) -> None:
+    """An abandoned episode's session is given back at once: deleting it cancels the call
+    in flight (and those queued behind it) instead of waiting for their results."""
     async with make_client() as client:
         session = await client.create_session({"secret": 5})
-        call = asyncio.create_task(client.call(session, ToolCall("sleep", {"seconds": 0.3})))
-        await asyncio.sleep(0.05)
+        running = asyncio.create_task(client.call(session, ToolCall("sleep", {"seconds": 5})))
+        queued = asyncio.create_task(client.call(session, ToolCall("echo", {"text": "late"})))
+        await asyncio.sleep(0.1)
+        assert (await client.health()).active_calls == 1
+        started = time.monotonic()
         assert await client.delete_session(session) is True
-        assert (await call).content == "slept"  # the handler was not closed under its feet
+        assert time.monotonic() - started < 2.0  # not the 5 s the call would have taken
+        for call in (running, queued):
+            with pytest.raises(UnknownSessionError, match="deleted"):
+                await call
         assert [s.secret for s in echo_server.closed] == [5]
+        assert echo_server.closed_while_sleeping == [False]  # closed after the handler unwound, not under it
+        assert echo_server.closed[0].calls == []  # the queued call never ran
+        health = await client.health()
+        assert (health.sessions, health.active_calls) == (0, 0)
+
+
+async def test_a_cancelled_caller_cancels_its_call(make_client, echo_server) -> None:
+    async with make_client() as client:
+        session = await client.create_session()
+        call = asyncio.create_task(client.call(session, ToolCall("sleep", {"seconds": 5})))
+        await asyncio.sleep(0.1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert (await client.health()).active_calls == 0
+        assert (await client.call(session, ToolCall("echo", {"text": "next"}))).content == "next"
 
 
 async def test_wrong_method_is_405_json(make_client) -> None:
