@@ -93,7 +93,8 @@ async def run_manager(engine, renderer, episodes: int, concurrency: int) -> dict
     manager = RolloutManager(loop, pool, config)
     started = time.perf_counter()
     tokens = done = 0
-    async for group in manager.run([TaskRef(ENV_ID, i, seed=i) for i in range(episodes // 4)]):
+    tasks = pool.num_tasks(ENV_ID)  # more episodes than tasks: the tasks again, with other seeds
+    async for group in manager.run([TaskRef(ENV_ID, i % tasks, seed=i) for i in range(episodes // 4)]):
         done += len(group.trajectories)
         tokens += sum(t.num_model_tokens for t in group.trajectories)
     wall = time.perf_counter() - started
@@ -106,6 +107,7 @@ async def run_baseline(engine, renderer, episodes: int, batch: int) -> dict[str,
     pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=batch, wrap=latency_wrapper())
     meter = EngineBusyMeter()
     sampling = SAMPLING
+    tasks = pool.num_tasks(ENV_ID)
     started = time.perf_counter()
     tokens = done = 0
 
@@ -120,7 +122,7 @@ async def run_baseline(engine, renderer, episodes: int, batch: int) -> dict[str,
         size = min(batch, episodes - first)
         contexts = [pool.env(ENV_ID) for _ in range(size)]
         envs_ = [await c.__aenter__() for c in contexts]
-        resets = await asyncio.gather(*(e.areset(seed=first + i, options={"task_index": (first + i) // 4})
+        resets = await asyncio.gather(*(e.areset(seed=first + i, options={"task_index": (first + i) // 4 % tasks})
                                         for i, e in enumerate(envs_)))
         # The prompt exactly as AgentLoop renders it: with the tool specs the env has after reset.
         ids = [renderer.render_prompt(obs, [t.model_dump() for t in getattr(env, "tools", [])])
@@ -192,7 +194,7 @@ async def _measured(run, engine, *run_args: object) -> dict[str, float]:  # type
             "prefills": detail["prefills"], "prefill_tokens": detail["prefill_tokens"],
             "steps": detail["steps"], "rows_per_step": detail["generated_tokens"] / steps,
             "step_ms": 1000 * detail["decode_s"] / steps, "prefix_hits": detail.get("prefix_hits", 0),
-            "reused": detail.get("prefix_reused_tokens", 0),
+            "reused": detail.get("prefix_reused_tokens", 0), "relayouts": detail.get("relayouts", 0),
             "scheduler_busy": detail["busy_s"] / result["wall_s"]}
 
 

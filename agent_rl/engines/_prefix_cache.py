@@ -57,6 +57,8 @@ def common_length(a: list[int], b: list[int]) -> int:
     """Length of the longest common prefix of `a` and `b` (binary search over C-speed
     slice comparisons, not a Python loop over tokens)."""
     low, high = 0, min(len(a), len(b))
+    if a[:high] == b[:high]:  # the usual case: a parked conversation the prompt extends entirely
+        return high
     while low < high:
         middle = (low + high + 1) // 2
         if a[:middle] == b[:middle]:

@@ -228,7 +228,7 @@ class HFEngine(Engine):
         ok = not self._closed and scheduler.is_alive()
         detail = {"waiting": len(scheduler.waiting), "batch_size": len(scheduler.rows),
                   "device": str(self.device), "dtype": str(self.model.dtype).removeprefix("torch."),
-                  **scheduler.stats}
+                  "relayouts": scheduler.batch.relayouts, **scheduler.stats}
         if scheduler.prefix_cache is not None:
             detail.update(scheduler.prefix_cache.stats, prefix_cached_tokens=scheduler.prefix_cache.tokens,
                           prefix_entries=len(scheduler.prefix_cache))
