@@ -36,16 +36,16 @@ _TYPES = ("llama", "qwen2")
 
 
 def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """Hugging Face's RMSNorm, operation for operation (float32 statistics)."""
+    """Hugging Face's RMSNorm (float32 statistics). For float32 tensors torch's fused
+    kernel computes the same (one op instead of eight: a small model's decode step is
+    mostly op dispatch, which also holds the GIL the prefill thread and the event loop
+    need); other dtypes go operation for operation, to round exactly as the model does."""
+    if x.dtype == torch.float32 and weight.dtype == torch.float32:
+        return torch.nn.functional.rms_norm(x, weight.shape, weight, eps)
     dtype = x.dtype
     x32 = x.to(torch.float32)
     x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
     return weight * x32.to(dtype)
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +100,15 @@ class LeanDecoder:
                 and not getattr(model, "_hf_hook", None))  # accelerate-dispatched models: keep HF
 
     def _rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin for `positions` (any shape P): `[*P, 1, D]`, broadcasting over heads."""
+        """cos and signed sin for `positions` (any shape P): `[*P, 1, D]`, broadcasting over
+        heads. The sin's first half is negated, so that rotating is `x * cos + roll(x) * sin`
+        — `rotate_half(x) * sin` in two ops instead of four, with the same products."""
         # float32 like Hugging Face: a bf16 position rounds 1001 to 1000
         freqs = positions.float()[..., None] * self.inv_freq.float()  # [*P, D/2]
         angles = torch.cat((freqs, freqs), dim=-1)
         cos = (angles.cos() * self.rope_scale).to(dtype).unsqueeze(-2)
-        sin = (angles.sin() * self.rope_scale).to(dtype).unsqueeze(-2)
+        sin = (angles.sin() * self.rope_scale).to(dtype)
+        sin = torch.cat((-sin[..., : self.head_dim // 2], sin[..., self.head_dim // 2:]), dim=-1).unsqueeze(-2)
         return cos, sin
 
     def _qkv(self, layer: Any, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
@@ -117,7 +120,8 @@ class LeanDecoder:
         q = attn.q_proj(x).view(*lead, self.heads, self.head_dim)
         k = attn.k_proj(x).view(*lead, self.kv_heads, self.head_dim)
         v = attn.v_proj(x).view(*lead, self.kv_heads, self.head_dim)
-        return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
+        half = self.head_dim // 2
+        return q * cos + q.roll(half, -1) * sin, k * cos + k.roll(half, -1) * sin, v
 
     @staticmethod
     def _mlp(layer: Any, hidden: torch.Tensor) -> torch.Tensor:
