@@ -49,6 +49,8 @@ class EngineConfig(_Section):
     device: str = "cpu"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     max_batch_size: int = Field(64, ge=1)
+    prefill_thread: bool | None = None
+    """hf: prefill arriving requests on a second thread (None: on a CPU with ≥ 2 cores)."""
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:

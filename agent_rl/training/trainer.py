@@ -194,7 +194,8 @@ class Trainer:
 
             copy_ = copy.deepcopy(model).to(device=e.device, dtype=getattr(torch, e.dtype)).eval()
             return HFEngine(copy_, tokenizer=tokenizer, device=e.device, max_batch_size=e.max_batch_size,
-                            seed=self.config.seed, weight_version=self.state["version"])
+                            seed=self.config.seed, weight_version=self.state["version"],
+                            prefill_thread=e.prefill_thread)
         return make_engine(e.name, base_url=e.url, weight_version=self.state["version"])
 
     # ------------------------------------------------------------------ stages

@@ -86,3 +86,21 @@ def test_cli_takes_overrides_after_flags() -> None:
     assert resolved["steps"] == 7 and resolved["rollout"]["group_size"] == 4
     bad = run_cli("train", str(REPO / "configs" / "quickstart.yaml"), "--dry-run", "--bogus")
     assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
+
+
+@pytest.mark.parametrize(("setting", "threaded"), [("", True), ("engine: {prefill_thread: false}\n", False)])
+async def test_the_engine_section_reaches_the_hf_engine(tmp_path: Path, tiny_model_dir: Path, setting: str,
+                                                        threaded: bool) -> None:
+    import os
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agent_rl.training.trainer import Trainer
+
+    config = load_config(_write(tmp_path, f"envs: [{{id: arith-easy-v0}}]\n{setting}"), model=TrainConfig)
+    engine = Trainer(config, console=False)._make_engine(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                                                         AutoTokenizer.from_pretrained(tiny_model_dir))
+    try:
+        assert engine.prefill_thread is (threaded and (os.cpu_count() or 1) >= 2)  # type: ignore[attr-defined]
+    finally:
+        await engine.aclose()
