@@ -232,16 +232,11 @@ class RunningBatch:
         new = [len(s) for s in suffixes]
         totals = [c + n for c, n in zip(cached, new, strict=True)]
         longest, width = max(totals), max(new)
-        self._reserve(self.lean.kv_like(), self.size + count, longest)
-        first_row, end = self.size, self.end
+        first_row, end = self._claim(self.lean.kv_like(), totals)
         rows = slice(first_row, first_row + count)
-        self.mask_RC[rows] = False
-        for n, (prefix, total) in enumerate(zip(prefixes, totals, strict=True)):
-            slot, first = first_row + n, end - total
-            self.mask_RC[slot, first:end] = True
+        for slot, prefix, total in zip(range(first_row, first_row + count), prefixes, totals, strict=True):
             if prefix is not None:
-                for buffer, source in zip((*self.keys, *self.values), (*prefix.keys, *prefix.values), strict=True):
-                    buffer[slot, :, first:first + prefix.length] = source
+                self._copy_in(slot, end - total, prefix)
         ids_NS = torch.tensor([[pad_id] * (width - len(s)) + s for s in suffixes], dtype=torch.long, device=self.device)
         cached_N = torch.tensor(cached, dtype=torch.long, device=self.device)
         new_N = torch.tensor(new, dtype=torch.long, device=self.device)
@@ -250,30 +245,43 @@ class RunningBatch:
         # Until the forward has run, the rows are not part of the batch (a failure leaves it as it was).
         logits_NV = self.lean.prefill(ids_NS, positions_NS, new, self.keys, self.values, rows, end,
                                       self.mask_RC[rows, end - longest:end])
-        self.positions_R[rows] = torch.tensor(totals, dtype=torch.long, device=self.device)
-        self.first += [end - total for total in totals]
-        self.start = end - longest if first_row == 0 else min(self.start, end - longest)
-        self.size += count
+        self._take_in(totals)
         return logits_NV
 
     @torch.inference_mode()
     def join_rows(self, rows: list[RowKV], next_tokens_N: torch.Tensor) -> None:
         """Add whole sequences' KV (prefilled elsewhere, e.g. by the prefill thread) after
         the running rows, right-aligned at the write column like every row."""
-        count, longest = len(rows), max(kv.length for kv in rows)
-        self._reserve(tuple(k[None] for k in rows[0].keys), self.size + count, longest)
-        first_row, end = self.size, self.end
-        self.mask_RC[first_row:first_row + count] = False
+        lengths = [kv.length for kv in rows]
+        first_row, end = self._claim(tuple(k[None] for k in rows[0].keys), lengths)
         for slot, kv in enumerate(rows, start=first_row):
-            first = end - kv.length
-            for buffer, source in zip((*self.keys, *self.values), (*kv.keys, *kv.values), strict=True):
-                buffer[slot, :, first:end] = source
-            self.mask_RC[slot, first:end] = True
-            self.first.append(first)
-        self.positions_R[first_row:first_row + count] = torch.tensor([kv.length for kv in rows], device=self.device)
-        self.next_tokens_R[first_row:first_row + count] = next_tokens_N
+            self._copy_in(slot, end - kv.length, kv)
+        self.next_tokens_R[first_row:first_row + len(rows)] = next_tokens_N
+        self._take_in(lengths)
+
+    def _claim(self, like: tuple[torch.Tensor, ...], lengths: list[int]) -> tuple[int, int]:
+        """Room for new rows of `lengths` tokens in slots size…size+N-1, right-aligned at
+        the write column, their columns marked in the mask; returns (first slot, write
+        column). They count as rows only after `_take_in`."""
+        self._reserve(like, self.size + len(lengths), max(lengths))
+        first_row, end = self.size, self.end
+        self.mask_RC[first_row:first_row + len(lengths)] = False
+        for slot, length in enumerate(lengths, start=first_row):
+            self.mask_RC[slot, end - length:end] = True
+        return first_row, end
+
+    def _copy_in(self, slot: int, first: int, kv: RowKV) -> None:
+        for buffer, source in zip((*self.keys, *self.values), (*kv.keys, *kv.values), strict=True):
+            buffer[slot, :, first:first + kv.length] = source
+
+    def _take_in(self, lengths: list[int]) -> None:
+        """The rows `_claim`ed for `lengths` join the batch."""
+        first_row, end, longest = self.size, self.end, max(lengths)
+        self.positions_R[first_row:first_row + len(lengths)] = torch.tensor(lengths, dtype=torch.long,
+                                                                            device=self.device)
+        self.first += [end - length for length in lengths]
         self.start = end - longest if first_row == 0 else min(self.start, end - longest)
-        self.size += count
+        self.size += len(lengths)
 
     @torch.inference_mode()
     def set_joined_tokens(self, tokens_N: torch.Tensor) -> None:

@@ -189,8 +189,10 @@ class LeanDecoder:
         # every valid column (their outputs are never used, but must not be NaN).
         columns_L = torch.arange(length, device=hidden.device)
         query_S = torch.arange(width, device=hidden.device) + (length - width)
-        pad_NS = torch.arange(width, device=hidden.device)[None, :] < (width - torch.tensor(new, device=hidden.device))[:, None]
-        allowed_NSL = mask_NL[:, None, :] & ((columns_L[None, None, :] <= query_S[None, :, None]) | pad_NS[:, :, None])
+        new_N = torch.tensor(new, device=hidden.device)
+        pad_NS = torch.arange(width, device=hidden.device)[None, :] < (width - new_N)[:, None]
+        causal_SL = columns_L[None, :] <= query_S[:, None]
+        allowed_NSL = mask_NL[:, None, :] & (causal_SL[None] | pad_NS[:, :, None])
         attended = slice(end - length, end)
         for index, layer in enumerate(self.layers):
             attn = layer.self_attn
@@ -200,7 +202,8 @@ class LeanDecoder:
                 keys[index][rows.start + n, :, end - real:end] = k_NKSD[n, :, width - real:]
                 values[index][rows.start + n, :, end - real:end] = v_NKSD[n, :, width - real:]
             out = torch.nn.functional.scaled_dot_product_attention(
-                q.transpose(1, 2), keys[index][rows, :, attended], values[index][rows, :, attended], attn_mask=allowed_NSL[:, None], scale=attn.scaling,
+                q.transpose(1, 2), keys[index][rows, :, attended], values[index][rows, :, attended],
+                attn_mask=allowed_NSL[:, None], scale=attn.scaling,
                 enable_gqa=self.heads != self.kv_heads)  # [N, heads, S, D]
             hidden = hidden + attn.o_proj(out.transpose(1, 2).reshape(count, width, self.heads * self.head_dim))
             hidden = self._mlp(layer, hidden)

@@ -38,3 +38,16 @@ def reference_logprobs(model: torch.nn.Module, prompt: list[int], tokens: list[i
         logits = model(torch.tensor([prompt + tokens])).logits[0].float()
     scores = logits[len(prompt) - 1: len(prompt) - 1 + len(tokens)] / temperature
     return scores.log_softmax(-1).gather(1, torch.tensor(tokens)[:, None]).squeeze(1).tolist()
+
+
+def other_weights(model_dir: Path, seed: int) -> torch.nn.Module:
+    """The same architecture with different weights (drawn from `seed`): a "new policy"
+    for weight-update tests."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.1)
+    return model

@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM
 from agent_rl.engines.base import FinishReason, SamplingParams, WeightUpdate
 from agent_rl.engines.errors import EngineRequestError
 from agent_rl.engines.hf import HFEngine
-from tests.engines.conftest import PROMPTS, reference_greedy
+from tests.engines.conftest import PROMPTS, other_weights, reference_greedy
 from tests.engines.test_hf import _wait_for_tokens
 
 LONG = SamplingParams(max_new_tokens=3000, temperature=0, ignore_eos=True)
@@ -22,12 +22,7 @@ SHORT = SamplingParams(max_new_tokens=12, temperature=0, ignore_eos=True)
 @pytest.fixture(scope="module")
 def other_model(tiny_model_dir: Path) -> torch.nn.Module:
     """The same architecture with different weights (another seed)."""
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    torch.manual_seed(1234)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_(0, 0.1)
-    return model
+    return other_weights(tiny_model_dir, 1234)
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import openai
 import pytest
-import torch
-from transformers import AutoModelForCausalLM
 
 from agent_rl.engines.base import FinishReason, SamplingParams, WeightUpdate
 from agent_rl.engines.errors import EngineRequestError, EngineUnavailableError
 from agent_rl.engines.hf import HFEngine
 from agent_rl.engines.openai_compat import OpenAIEngine
-from tests.engines.conftest import PROMPTS
+from tests.engines.conftest import PROMPTS, other_weights
 from tool_servers.local import LocalServer, free_port
 
 GREEDY = SamplingParams(max_new_tokens=16, temperature=0, ignore_eos=True)
@@ -54,11 +52,7 @@ async def test_abort_over_http_returns_partial_tokens(model_server: LocalServer)
 
 async def test_weight_update_through_the_server(model_server: LocalServer, tiny_model_dir: Path,
                                                 tmp_path: Path) -> None:
-    other = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    torch.manual_seed(99)
-    with torch.no_grad():
-        for parameter in other.parameters():
-            parameter.normal_(0, 0.1)
+    other = other_weights(tiny_model_dir, 99)
     other.save_pretrained(tmp_path / "step-1")
     remote = OpenAIEngine(model_server.url, model="tiny")
     local = HFEngine(tmp_path / "step-1", tokenizer=tiny_model_dir)

@@ -10,13 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from transformers import AutoModelForCausalLM
 
 from agent_rl.engines._scheduler import PrefillWorker
 from agent_rl.engines.base import FinishReason, GenerationResult, SamplingParams, WeightUpdate
 from agent_rl.engines.hf import HFEngine
-from tests.engines.conftest import PROMPTS, reference_greedy
+from tests.engines.conftest import PROMPTS, other_weights, reference_greedy
 
 GREEDY = SamplingParams(max_new_tokens=16, temperature=0, ignore_eos=True)
 LONG_PROMPT = [(7 * i) % 3000 + 10 for i in range(900)]  # ≈ 10 ms of prefill: long enough to be caught in it
@@ -97,11 +96,7 @@ async def test_closing_during_a_prefill_answers_every_request(tiny_model_dir: Pa
 
 
 async def test_a_weight_update_during_the_prefill_restarts_it_under_the_new_weights(tiny_model_dir: Path) -> None:
-    other = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    torch.manual_seed(4321)
-    with torch.no_grad():
-        for parameter in other.parameters():
-            parameter.normal_(0, 0.1)
+    other = other_weights(tiny_model_dir, 4321)
     engine = HFEngine(tiny_model_dir, prefill_thread=True)
     try:
         task = asyncio.create_task(engine.generate(LONG_PROMPT, GREEDY, request_id="overtaken"))

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM
 
 from agent_rl.engines._batch import RowKV
 from agent_rl.engines._prefix_cache import PrefixCache
 from agent_rl.engines.base import SamplingParams, WeightUpdate
 from agent_rl.engines.hf import HFEngine
-from tests.engines.conftest import PROMPTS, reference_greedy, reference_logprobs
+from tests.engines.conftest import PROMPTS, other_weights, reference_greedy, reference_logprobs
 
 GREEDY = SamplingParams(max_new_tokens=12, temperature=0, ignore_eos=True)
 #: What a tool answer's template delta looks like to the engine: a few new tokens.
@@ -139,11 +138,7 @@ async def test_cold_prompts_with_a_common_start_prefill_it_once(tiny_model_dir: 
 
 
 async def test_a_weight_update_invalidates_the_cache(tiny_model_dir: Path) -> None:
-    other = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    torch.manual_seed(99)
-    with torch.no_grad():
-        for parameter in other.parameters():
-            parameter.normal_(0, 0.1)
+    other = other_weights(tiny_model_dir, 99)
     engine = HFEngine(tiny_model_dir)
     try:
         first = await engine.generate(PROMPTS[2], GREEDY)
