@@ -106,3 +106,36 @@ def test_a_join_after_buffers_grew_inside_a_decode_step(model: torch.nn.Module) 
     greedy.step()
     for index, tokens in greedy.out.items():
         assert tokens == reference_greedy(model, PROMPTS[index], len(tokens)), f"prompt {index}"
+
+
+@pytest.mark.parametrize("chunks", [0, 1000], ids=["through-a-copy", "in-chunks"])
+def test_relayouts_within_the_same_buffers_keep_every_row_exact(model: torch.nn.Module, chunks: int,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the write column runs out of room but the used columns fit, the rows move
+    within the buffers (left, and right for a longer joining row) instead of into new
+    zeroed ones; the columns they leave behind hold stale keys, values and mask bits,
+    which a row joining later with a wider window must not see."""
+    monkeypatch.setattr(RunningBatch, "COMPACT_CHUNKS", chunks)
+    greedy = _Greedy(model, headroom=4)
+    greedy.join([2, 1])  # 40 and 3 tokens: buffers of 64 columns
+    for _ in range(5):
+        greedy.step()
+    greedy.leave(2)  # the attended columns start at the short row now
+    greedy.join([0])
+    buffer, relayouts = greedy.batch.keys[0].data_ptr(), greedy.batch.relayouts
+    while greedy.batch.relayouts == relayouts:  # the write column reaches 64: the rows move left
+        greedy.step()
+    assert greedy.batch.keys[0].data_ptr() == buffer and greedy.batch.start == 0
+    greedy.join([2])  # longer than the write column: the rows move right, and the window widens over stale columns
+    assert greedy.batch.keys[0].data_ptr() == buffer and greedy.batch.relayouts == relayouts + 2
+    for _ in range(3):
+        greedy.step()
+    greedy.leave(1)
+    greedy.join([3])
+    relayouts = greedy.batch.relayouts
+    while greedy.batch.relayouts == relayouts:  # (this one grows the buffers)
+        greedy.step()
+    for _ in range(3):
+        greedy.step()
+    for index, tokens in greedy.out.items():
+        assert tokens == reference_greedy(model, PROMPTS[index], len(tokens)), f"prompt {index}"
