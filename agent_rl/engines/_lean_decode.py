@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 _TYPES = ("llama", "qwen2")
 
@@ -41,7 +42,7 @@ def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor
     mostly op dispatch, which also holds the GIL the prefill thread and the event loop
     need); other dtypes go operation for operation, to round exactly as the model does."""
     if x.dtype == torch.float32 and weight.dtype == torch.float32:
-        return torch.nn.functional.rms_norm(x, weight.shape, weight, eps)
+        return F.rms_norm(x, weight.shape, weight, eps)
     dtype = x.dtype
     x32 = x.to(torch.float32)
     x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
@@ -59,6 +60,59 @@ class SharedPrefix:
     @property
     def length(self) -> int:
         return int(self.keys[0].shape[1])
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One decoder layer's weights as the lean step uses them: the query, key and value
+    projections as one matrix (and the gate and up projections as another), so that a
+    step runs two matrix products where the layer runs five."""
+
+    qkv_weight: torch.Tensor  # [(heads + 2 kv_heads) · D, hidden]
+    qkv_bias: torch.Tensor | None
+    o_weight: torch.Tensor
+    o_bias: torch.Tensor | None  # Llama with attention_bias
+    gate_up_weight: torch.Tensor  # [2 · intermediate, hidden]
+    down_weight: torch.Tensor
+    input_norm: torch.Tensor
+    input_eps: float
+    post_norm: torch.Tensor
+    post_eps: float
+    scaling: float
+
+
+def _stackable(layer: Any) -> bool:
+    """Whether the layer's q/k/v projections can be stacked: all biased or none."""
+    attn = getattr(layer, "self_attn", None)
+    projections = [getattr(attn, name, None) for name in ("q_proj", "k_proj", "v_proj")]
+    return (all(isinstance(p, torch.nn.Linear) for p in projections)
+            and len({p.bias is None for p in projections}) == 1)
+
+
+def _fuse(*linears: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One weight (and bias) for `linears`, stacked by output rows — and each module's
+    own parameters re-pointed to views of it, so that an in-place weight update
+    (`load_state_dict` copies into the parameters) updates the stacked one too, and the
+    model holds no second copy."""
+    biases = [linear.bias for linear in linears]
+    if any(b is not None for b in biases) and any(b is None for b in biases):
+        raise ValueError("cannot stack projections of which only some have a bias")
+    stacked: list[torch.Tensor | None] = []
+    for name in ("weight", "bias"):
+        parts = [getattr(linear, name) for linear in linears]
+        if parts[0] is None:
+            stacked.append(None)
+            continue
+        with torch.no_grad():
+            whole = torch.cat([part.detach() for part in parts])
+        offset = 0
+        for part in parts:
+            part.data = whole[offset:offset + part.shape[0]]
+            offset += part.shape[0]
+        stacked.append(whole)
+    weight, bias = stacked
+    assert weight is not None
+    return weight, bias
 
 
 class LeanDecoder:
@@ -83,6 +137,17 @@ class LeanDecoder:
         self.heads = int(config.num_attention_heads)
         self.kv_heads = int(getattr(config, "num_key_value_heads", None) or self.heads)
         self.head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // self.heads)
+        self.blocks = [self._block(layer) for layer in self.layers]
+
+    @staticmethod
+    def _block(layer: Any) -> _Block:
+        attn, mlp = layer.self_attn, layer.mlp
+        qkv_weight, qkv_bias = _fuse(attn.q_proj, attn.k_proj, attn.v_proj)
+        gate_up_weight, _ = _fuse(mlp.gate_proj, mlp.up_proj)
+        return _Block(qkv_weight, qkv_bias, attn.o_proj.weight, attn.o_proj.bias, gate_up_weight, mlp.down_proj.weight,
+                      layer.input_layernorm.weight, float(layer.input_layernorm.variance_epsilon),
+                      layer.post_attention_layernorm.weight, float(layer.post_attention_layernorm.variance_epsilon),
+                      float(attn.scaling))
 
     @staticmethod
     def supports(model: torch.nn.Module) -> bool:
@@ -97,7 +162,8 @@ class LeanDecoder:
                 and not getattr(config, "use_sliding_window", False)
                 and not getattr(config, "mlp_bias", False)
                 and inner is not None and hasattr(inner, "rotary_emb") and hasattr(model, "lm_head")
-                and not getattr(model, "_hf_hook", None))  # accelerate-dispatched models: keep HF
+                and not getattr(model, "_hf_hook", None)  # accelerate-dispatched models: keep HF
+                and all(_stackable(layer) for layer in getattr(inner, "layers", ())))
 
     def _rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """cos and signed sin for `positions` (any shape P): `[*P, 1, D]`, broadcasting over
@@ -111,27 +177,29 @@ class LeanDecoder:
         sin = torch.cat((-sin[..., : self.head_dim // 2], sin[..., self.head_dim // 2:]), dim=-1).unsqueeze(-2)
         return cos, sin
 
-    def _qkv(self, layer: Any, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    def _qkv(self, block: _Block, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Rotated queries `[*, heads, D]`, keys and values `[*, kv_heads, D]` of `hidden` `[*, hidden]`."""
-        attn = layer.self_attn
-        x = _rms_norm(hidden, layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon)
+        """Rotated queries `[*, heads, D]`, keys and values `[*, kv_heads, D]` of `hidden`
+        `[*, hidden]` (views of one projection: queries and keys rotate together)."""
+        x = _rms_norm(hidden, block.input_norm, block.input_eps)
         lead = hidden.shape[:-1]
-        q = attn.q_proj(x).view(*lead, self.heads, self.head_dim)
-        k = attn.k_proj(x).view(*lead, self.kv_heads, self.head_dim)
-        v = attn.v_proj(x).view(*lead, self.kv_heads, self.head_dim)
-        half = self.head_dim // 2
-        return q * cos + q.roll(half, -1) * sin, k * cos + k.roll(half, -1) * sin, v
+        qkv = F.linear(x, block.qkv_weight, block.qkv_bias)
+        rotated = self.heads + self.kv_heads
+        qk = qkv[..., : rotated * self.head_dim].view(*lead, rotated, self.head_dim)
+        v = qkv[..., rotated * self.head_dim:].view(*lead, self.kv_heads, self.head_dim)
+        qk = qk * cos + qk.roll(self.head_dim // 2, -1) * sin
+        return qk[..., : self.heads, :], qk[..., self.heads:, :], v
 
     @staticmethod
-    def _mlp(layer: Any, hidden: torch.Tensor) -> torch.Tensor:
+    def _mlp(block: _Block, hidden: torch.Tensor) -> torch.Tensor:
         """The residual stream after the layer's MLP."""
-        x = _rms_norm(hidden, layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon)
-        mlp = layer.mlp
-        return hidden + mlp.down_proj(torch.nn.functional.silu(mlp.gate_proj(x)) * mlp.up_proj(x))
+        x = _rms_norm(hidden, block.post_norm, block.post_eps)
+        gate, up = F.linear(x, block.gate_up_weight).chunk(2, dim=-1)
+        return hidden + F.linear(F.silu(gate) * up, block.down_weight)
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(_rms_norm(hidden, self.norm.weight, self.norm.variance_epsilon)).float()
+        normed = _rms_norm(hidden, self.norm.weight, self.norm.variance_epsilon)
+        return F.linear(normed, self.lm_head.weight, self.lm_head.bias).float()
 
     @torch.inference_mode()
     def step(self, tokens_B: torch.Tensor, positions_B: torch.Tensor, keys: list[torch.Tensor],
@@ -147,23 +215,22 @@ class LeanDecoder:
         # An additive mask, made once per step: adding it costs a tenth of a broadcast masked_fill.
         bias_B11L = torch.zeros(mask_BL.shape, dtype=hidden.dtype, device=hidden.device).masked_fill_(
             ~mask_BL, float("-inf"))[:, None, None, :]
-        for index, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            q, k, v = self._qkv(layer, hidden, cos, sin)
+        for index, block in enumerate(self.blocks):
+            q, k, v = self._qkv(block, hidden, cos, sin)
             keys[index][rows, :, column] = k
             values[index][rows, :, column] = v
             keys_BKLD = keys[index][rows, :, attended]
             values_BKLD = values[index][rows, :, attended]
             q_BKGD = q.view(batch, self.kv_heads, group, self.head_dim)
-            scores = torch.matmul(q_BKGD, keys_BKLD.transpose(-1, -2)) * attn.scaling + bias_B11L  # [B, K, G, L]
+            scores = torch.matmul(q_BKGD, keys_BKLD.transpose(-1, -2)) * block.scaling + bias_B11L  # [B, K, G, L]
             if shared is None:
                 probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
                 out = torch.matmul(probs, values_BKLD)
             else:
                 out = self._cascade(q_BKGD, scores, values_BKLD, shared.keys[index], shared.values[index],
-                                    attn.scaling)
-            hidden = hidden + attn.o_proj(out.reshape(batch, self.heads * self.head_dim))
-            hidden = self._mlp(layer, hidden)
+                                    block.scaling)
+            hidden = hidden + F.linear(out.reshape(batch, self.heads * self.head_dim), block.o_weight, block.o_bias)
+            hidden = self._mlp(block, hidden)
         return self._logits(hidden)
 
     @torch.inference_mode()
@@ -194,19 +261,19 @@ class LeanDecoder:
         causal_SL = columns_L[None, :] <= query_S[:, None]
         allowed_NSL = mask_NL[:, None, :] & (causal_SL[None] | pad_NS[:, :, None])
         attended = slice(end - length, end)
-        for index, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            q, k, v = self._qkv(layer, hidden, cos, sin)  # [N, S, heads or kv_heads, D]
+        for index, block in enumerate(self.blocks):
+            q, k, v = self._qkv(block, hidden, cos, sin)  # [N, S, heads or kv_heads, D]
             k_NKSD, v_NKSD = k.transpose(1, 2), v.transpose(1, 2)
             for n, real in enumerate(new):
                 keys[index][rows.start + n, :, end - real:end] = k_NKSD[n, :, width - real:]
                 values[index][rows.start + n, :, end - real:end] = v_NKSD[n, :, width - real:]
-            out = torch.nn.functional.scaled_dot_product_attention(
+            out = F.scaled_dot_product_attention(
                 q.transpose(1, 2), keys[index][rows, :, attended], values[index][rows, :, attended],
-                attn_mask=allowed_NSL[:, None], scale=attn.scaling,
+                attn_mask=allowed_NSL[:, None], scale=block.scaling,
                 enable_gqa=self.heads != self.kv_heads)  # [N, heads, S, D]
-            hidden = hidden + attn.o_proj(out.transpose(1, 2).reshape(count, width, self.heads * self.head_dim))
-            hidden = self._mlp(layer, hidden)
+            hidden = hidden + F.linear(out.transpose(1, 2).reshape(count, width, self.heads * self.head_dim),
+                                       block.o_weight, block.o_bias)
+            hidden = self._mlp(block, hidden)
         return self._logits(hidden[:, -1])
 
     def kv_like(self) -> tuple[torch.Tensor, ...]:

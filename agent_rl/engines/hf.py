@@ -110,6 +110,10 @@ class HFEngine(Engine):
         lean_decode: decode steps through `_lean_decode.LeanDecoder` (Llama/Qwen2 models:
             no per-step mask building or KV copies, one shared read of a prompt start all
             running rows share); False, or an unsupported model, uses the model's forward.
+            It stacks each layer's q/k/v (and gate/up) weights into one tensor and points
+            the model's parameters at views of it — same values, no second copy, and
+            in-place weight updates reach both; a module passed in as `model` is changed
+            that way (save a copy of it, not it: safetensors refuses shared storage).
         prefill_thread: prefill arriving requests on a second thread while the running
             rows keep decoding (`_scheduler.PrefillWorker`; needs the lean step). None
             (default): on when the device is the CPU and the machine has ≥ 2 cores — an

@@ -20,6 +20,7 @@ from transformers import (
 from agent_rl.engines import SamplingParams
 from agent_rl.engines._batch import RunningBatch, prefill, prefill_start
 from agent_rl.engines._lean_decode import LeanDecoder
+from agent_rl.engines._weights import load_into
 from agent_rl.engines.hf import HFEngine
 
 CPU = torch.device("cpu")
@@ -39,6 +40,22 @@ def llama() -> torch.nn.Module:
                          num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=1024,
                          rope_theta=100000.0, initializer_range=0.1, tie_word_embeddings=True)
     return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module")
+def llama_bias() -> torch.nn.Module:
+    """Llama with biased attention projections (`attention_bias`: q, k, v and o)."""
+    torch.manual_seed(1)
+    config = LlamaConfig(vocab_size=512, hidden_size=96, intermediate_size=192, num_hidden_layers=2,
+                         num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=1024,
+                         initializer_range=0.1, attention_bias=True)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():  # biases start at zero: make them count
+        for layer in model.model.layers:
+            attn = layer.self_attn
+            for projection in (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj):
+                projection.bias.normal_(0, 0.1)
+    return model
 
 
 def _run(model: torch.nn.Module, lean: bool, shared: int = 0, steps: int = 12,
@@ -76,7 +93,7 @@ def _run(model: torch.nn.Module, lean: bool, shared: int = 0, steps: int = 12,
     return out
 
 
-@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+@pytest.mark.parametrize("arch", ["qwen2", "llama", "llama_bias"])
 @pytest.mark.parametrize("shared", [0, 200])
 def test_lean_steps_equal_the_models_forward(arch: str, shared: int, request: pytest.FixtureRequest) -> None:
     model = request.getfixturevalue(arch)
@@ -89,7 +106,7 @@ def test_lean_steps_equal_the_models_forward(arch: str, shared: int, request: py
         assert torch.equal(got.argmax(-1), want.argmax(-1))
 
 
-@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+@pytest.mark.parametrize("arch", ["qwen2", "llama", "llama_bias"])
 def test_lean_prefill_equals_the_models_forward(arch: str, request: pytest.FixtureRequest) -> None:
     """Rows prefilled straight into the buffers — cold ones beside ones on a cached start,
     of different lengths, joining a running batch and forcing re-layouts — give the
@@ -100,6 +117,27 @@ def test_lean_prefill_equals_the_models_forward(arch: str, request: pytest.Fixtu
     for want, got in zip(reference, lean, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
         assert torch.equal(got.argmax(-1), want.argmax(-1))
+
+
+def test_stacked_projections_follow_in_place_weight_updates(tiny_model_dir: Path) -> None:
+    """The lean step's stacked q/k/v and gate/up weights are the model's own parameters
+    (views of one tensor each): stacking changes no value, and a weight update that copies
+    into the parameters — how the engine loads new weights — reaches them."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    decoder = LeanDecoder(model)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    torch.manual_seed(0)
+    load_into(model, {name: tensor + 0.01 * torch.randn_like(tensor) for name, tensor in before.items()})
+    for index, block in enumerate(decoder.blocks):
+        prefix = f"model.layers.{index}."
+        state = model.state_dict()
+        assert not torch.equal(state[prefix + "self_attn.q_proj.weight"], before[prefix + "self_attn.q_proj.weight"])
+        assert torch.equal(block.qkv_weight, torch.cat([state[prefix + f"self_attn.{p}_proj.weight"] for p in "qkv"]))
+        assert block.qkv_bias is not None
+        assert torch.equal(block.qkv_bias, torch.cat([state[prefix + f"self_attn.{p}_proj.bias"] for p in "qkv"]))
+        assert torch.equal(block.gate_up_weight, torch.cat([state[prefix + f"mlp.{p}_proj.weight"] for p in ("gate", "up")]))
 
 
 def test_a_failed_lean_prefill_leaves_the_batch_as_it_was(qwen2: torch.nn.Module) -> None:
