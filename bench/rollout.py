@@ -21,7 +21,10 @@ which on a busy 2-core machine cost up to 10x per decode step.
 Also: the `hf` engine's tokens/s at 32 concurrent requests vs one static batch of 32
 through `model.generate` (the same model, prompts and lengths).
 
-    .venv/bin/python bench/rollout.py [--episodes 64] [--concurrency 32] [--model DIR]
+Each loop runs --repeats times (default 3), as back-to-back baseline/manager pairs; the
+ratio is the median of the pairs' ratios.
+
+    .venv/bin/python bench/rollout.py [--episodes 64] [--concurrency 32] [--repeats 3] [--model DIR]
     .venv/bin/python bench/rollout.py --preset 0.5b --device cuda --dtype bfloat16   # on a GPU
 """
 
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 import itertools
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -209,8 +213,11 @@ async def main(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    baseline = await _measured(run_baseline, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
-    manager = await _measured(run_manager, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
+    pairs = []  # (baseline, manager), run back to back: a slow spell of the machine hits both
+    for _ in range(args.repeats):
+        baseline = await _measured(run_baseline, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
+        manager = await _measured(run_manager, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
+        pairs.append((baseline, manager))
     engine = _engine(args, model_dir)
     try:
         engine_tps, static_tps = await engine_vs_generate(engine, model_dir, args.device, args.dtype)
@@ -221,17 +228,22 @@ async def main(args: argparse.Namespace) -> None:
           f"4 turns, tool latency log-normal(median {MEDIAN_S * 1000:.0f} ms, sigma {SIGMA}, "
           f"{'one stream for all envs' if SHARED_STREAM else 'independent per env'}), "
           f"prefix cache {args.prefix_cache_tokens or 'off'}, torch threads {args.torch_threads or 'default'}, "
-          f"prefill thread {args.prefill_thread}")
+          f"prefill thread {args.prefill_thread}, {args.repeats} pair(s)")
     print(f"{'loop':<10} {'traj/s':>8} {'tokens/s':>9} {'engine busy':>12} {'wall s':>7} │ {'sched busy':>10} "
           f"{'prefill s':>9} {'decode s':>8} {'steps':>6} {'rows/step':>9} {'ms/step':>7} {'prefills':>8} "
-          f"{'prefilled':>9} {'reused':>7} {'hits':>5}")
-    for name, m in (("baseline", baseline), ("manager", manager)):
-        print(f"{name:<10} {m['trajectories_s']:>8.2f} {m['tokens_s']:>9.1f} {100 * m['engine_busy']:>11.0f}% "
-              f"{m['wall_s']:>7.1f} │ {100 * m['scheduler_busy']:>9.0f}% {m['prefill_s']:>9.2f} {m['decode_s']:>8.2f} "
-              f"{m['steps']:>6} {m['rows_per_step']:>9.1f} {m['step_ms']:>7.2f} {m['prefills']:>8} "
-              f"{m['prefill_tokens']:>9} {m['reused']:>7} {m['prefix_hits']:>5}")
-    print(f"manager / baseline throughput: {manager['trajectories_s'] / baseline['trajectories_s']:.2f}x "
-          f"(goal >= 2.0x; engine busy goal >= 80%)")
+          f"{'prefilled':>9} {'reused':>7} {'hits':>5}  ratio")
+    for baseline, manager in pairs:
+        for name, m in (("baseline", baseline), ("manager", manager)):
+            ratio = f"  {manager['trajectories_s'] / baseline['trajectories_s']:.2f}x" if name == "manager" else ""
+            print(f"{name:<10} {m['trajectories_s']:>8.2f} {m['tokens_s']:>9.1f} {100 * m['engine_busy']:>11.0f}% "
+                  f"{m['wall_s']:>7.1f} │ {100 * m['scheduler_busy']:>9.0f}% {m['prefill_s']:>9.2f} "
+                  f"{m['decode_s']:>8.2f} {m['steps']:>6} {m['rows_per_step']:>9.1f} {m['step_ms']:>7.2f} "
+                  f"{m['prefills']:>8} {m['prefill_tokens']:>9} {m['reused']:>7} {m['prefix_hits']:>5}{ratio}")
+    ratios = [manager["trajectories_s"] / baseline["trajectories_s"] for baseline, manager in pairs]
+    busy = statistics.median(manager["engine_busy"] for _, manager in pairs)
+    spread = f" (pairs: {', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
+    print(f"manager / baseline throughput: {statistics.median(ratios):.2f}x{' median' if len(ratios) > 1 else ''}"
+          f"{spread}; manager engine busy {100 * busy:.0f}% (goals: >= 2.0x, >= 80%)")
     print(f"hf engine, 32 concurrent requests: {engine_tps:.0f} tokens/s; static batch of 32 via "
           f"model.generate: {static_tps:.0f} tokens/s; ratio {engine_tps / static_tps:.2f} (goal >= 0.8)")
 
@@ -242,6 +254,10 @@ if __name__ == "__main__":
     parser.add_argument("--latency-median", type=float, default=MEDIAN_S, help="tool latency median, seconds")
     parser.add_argument("--latency-sigma", type=float, default=SIGMA, help="log-normal sigma of the tool latency")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="baseline/manager pairs, run back to back; the ratio reported is the median "
+                             "of the pairs' ratios (a shared VM's speed drifts by tens of percent within "
+                             "a minute, and the two loops feel it differently)")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="torch intra-op threads for the whole process; 0: torch's default (one per "
                              "core). 1 by default: on a small CPU the engine thread's OpenMP workers spin "

@@ -102,7 +102,10 @@ class PrefillWorker(threading.Thread):
     GIL, so a prefill here runs on another core beside the decode steps. One job at a
     time, into a scratch batch of its own (lean models only: the model's weights are read,
     never written, by both threads); the scheduler joins the finished rows — one copy of
-    their KV — and samples their first tokens. Results come back as a `prefilled` command
+    their KV — and samples their first tokens. Requests with the same prompt (the n
+    samples of a task, arriving together) are one row of the job: identical prompts have
+    identical KV and next-token logits, so each gets a copy of that row and draws its own
+    first token. Results come back as a `prefilled` command
     on the scheduler's queue, which also wakes it when it has nothing else to do.
     """
 
@@ -113,22 +116,22 @@ class PrefillWorker(threading.Thread):
                  deliver: Callable[[tuple[Any, ...]], None]) -> None:
         super().__init__(name="hf-engine-prefill", daemon=True)
         self.scratch = RunningBatch(device, max_rows, lean=lean)
-        self.jobs: queue.SimpleQueue[tuple[list[Request], list[list[int]], list[RowKV | None]] | None] = \
+        self.jobs: queue.SimpleQueue[tuple[list[Request], list[int], list[list[int]], list[RowKV | None]] | None] = \
             queue.SimpleQueue()
         self.deliver = deliver
 
     def run(self) -> None:
         while (job := self.jobs.get()) is not None:
-            requests, suffixes, prefixes = job
+            requests, rows, suffixes, prefixes = job
             started = time.perf_counter()
             try:
                 self.scratch.reset()
-                logits_NV = self.scratch.prefill_join(suffixes, prefixes)
+                logits_UV = self.scratch.prefill_join(suffixes, prefixes)
                 # views: the scheduler copies them before it sends the next job
-                outcome: Any = (logits_NV, [self.scratch.row_kv(row, copy=False) for row in range(len(requests))])
+                outcome: Any = (logits_UV, [self.scratch.row_kv(row, copy=False) for row in range(len(suffixes))])
             except Exception as exc:  # noqa: BLE001 — reported to the requests by the scheduler
                 outcome = exc
-            self.deliver(("prefilled", requests, outcome, time.perf_counter() - started))
+            self.deliver(("prefilled", requests, rows, outcome, time.perf_counter() - started))
             if self.scratch.nbytes > self.KEEP_BYTES:  # a big job: do not hold a second KV cache's worth
                 self.scratch.release()
 
@@ -365,7 +368,8 @@ class Scheduler(threading.Thread):
                     if hit is not None:
                         request.prefix, request.reused, request.fresh = hit.kv, hit.reused, hit.shared
             self._share_common_start([r for r in candidates if r.prefix is None], self.prefix_cache)
-            self._share_identical_prompts(candidates, self.prefix_cache)
+            if self.worker is None:  # (the prefill thread runs identical prompts as one row of its job)
+                self._share_identical_prompts(candidates, self.prefix_cache)
         taken: list[Request] = []
         longest = 0  # new tokens of the longest suffix: the prefill is [N, longest]
         while self.waiting and len(taken) < room:
@@ -377,9 +381,10 @@ class Scheduler(threading.Thread):
             longest = longest_if_taken
         return taken
 
-    def _join_prefilled(self, requests: list[Request], outcome: Any, elapsed_s: float) -> None:
-        """The prefill thread's result: its rows join the batch (or go back to waiting,
-        when new weights wait to be loaded: they were prefilled under the old ones)."""
+    def _join_prefilled(self, requests: list[Request], rows: list[int], outcome: Any, elapsed_s: float) -> None:
+        """The prefill thread's result (request n's prompt is the job's row `rows[n]`): its
+        rows join the batch (or go back to waiting, when new weights wait to be loaded:
+        they were prefilled under the old ones)."""
         self.prefilling = None
         self.stats["prefill_s"] += elapsed_s
         live = [n for n, r in enumerate(requests) if not r.aborted]
@@ -396,24 +401,24 @@ class Scheduler(threading.Thread):
             return
         if not live:
             return
-        logits_NV, kvs = outcome
-        requests = [requests[n] for n in live]
+        logits_UV, kvs = outcome
+        joining = [requests[n] for n in live]
+        sources = [rows[n] for n in live]
         started, running = time.perf_counter(), len(self.rows)
         try:
-            sampled = sample_next(logits_NV[live], [r.sampling for r in requests], [r.generator for r in requests],
-                                  self.shared_generator)
-            self.batch.join_rows([kvs[n] for n in live], sampled.token_ids)
+            sampled = sample_next(logits_UV[sources], [r.sampling for r in joining],
+                                  [r.generator for r in joining], self.shared_generator)
+            self.batch.join_rows([kvs[row] for row in sources], sampled.token_ids)
         except Exception as exc:
             log.exception("joining prefilled rows failed")
             if len(self.batch) > running:
                 self.batch.keep(list(range(running)))
-            self._fail(requests, EngineUnavailableError(f"hf engine prefill failed: {type(exc).__name__}: {exc}"))
+            self._fail(joining, EngineUnavailableError(f"hf engine prefill failed: {type(exc).__name__}: {exc}"))
             return
         self.stats["prefills"] += 1
-        self.stats["prefill_tokens"] += sum(len(r.prompt) - r.reused for r in requests)
-        self.rows.extend(requests)
-        self._park_prompts(requests, first_row=running)
-        self._share_running_start(joined=requests)
+        self.rows.extend(joining)
+        self._park_prompts(joining, first_row=running)
+        self._share_running_start(joined=joining)
         self._record(sampled, first_row=running)
         self.stats["prefill_s"] += time.perf_counter() - started
 
@@ -486,10 +491,12 @@ class Scheduler(threading.Thread):
         running = len(self.rows)
         suffixes, prefixes = [r.prompt[r.reused:] for r in new], [r.prefix for r in new]
         if self.worker is not None:
+            rows, unique = self._one_row_per_prompt(new)
             for request in new:
                 request.prefix = None  # the job holds it now
             self.prefilling = new
-            self.worker.jobs.put((new, suffixes, prefixes))
+            self.stats["prefill_tokens"] += sum(len(suffixes[n]) for n in unique)
+            self.worker.jobs.put((new, rows, [suffixes[n] for n in unique], [prefixes[n] for n in unique]))
             return True
         try:
             if self.batch.lean is not None:  # straight into the batch's buffers
@@ -519,6 +526,22 @@ class Scheduler(threading.Thread):
         self._record(sampled, first_row=len(self.rows) - len(new))
         self.stats["prefill_s"] += time.perf_counter() - started
         return True
+
+    @staticmethod
+    def _one_row_per_prompt(new: list[Request]) -> tuple[list[int], list[int]]:
+        """Which row of a prefill job each request gets (`rows[n]`), and which request each
+        row is computed from (`unique[row]`): the one of its prompt with the most cached."""
+        first: dict[tuple[int, ...], int] = {}
+        unique: list[int] = []
+        rows: list[int] = []
+        for n, request in enumerate(new):
+            row = first.setdefault(tuple(request.prompt), len(unique))
+            if row == len(unique):
+                unique.append(n)
+            elif request.reused > new[unique[row]].reused:
+                unique[row] = n
+            rows.append(row)
+        return rows, unique
 
     def _decode(self) -> bool:
         if not self.rows:

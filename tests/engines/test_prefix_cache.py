@@ -248,16 +248,21 @@ def test_bad_arguments_are_refused() -> None:
         PrefixCache(max_tokens=10).put([1, 2], _kv(3), version=0)
 
 
-async def test_the_samples_of_one_task_prefill_its_text_once(tiny_model_dir: Path, cold_engine: HFEngine) -> None:
+@pytest.mark.parametrize("prefill_thread", [False, True], ids=["one-thread", "prefill-thread"])
+async def test_the_samples_of_one_task_prefill_its_text_once(tiny_model_dir: Path, cold_engine: HFEngine,
+                                                             prefill_thread: bool) -> None:
     """Two tasks × two samples arriving together: the env's common start is prefilled
-    once, each task's own text once more on top of it, and each sample one token."""
+    once, and each task's own text once more on top of it — on one thread as a shared
+    entry (each sample then prefills one token), on the prefill thread as one row of the
+    job that every sample of the task copies."""
     start, task_a, task_b = list(range(500, 540)), list(range(600, 640)), list(range(700, 736))
     prompts = [start + task_a, start + task_b, start + task_a, start + task_b]
-    engine = HFEngine(tiny_model_dir)
+    engine = HFEngine(tiny_model_dir, prefill_thread=prefill_thread)
     try:
         results = await asyncio.gather(*(engine.generate(p, GREEDY) for p in prompts))
         stats = await _stats(engine)
-        assert stats["prefill_tokens"] == len(start) + (len(task_a) - 1) + (len(task_b) - 1) + len(prompts)
+        texts = len(task_a) + len(task_b)
+        assert stats["prefill_tokens"] == len(start) + (texts if prefill_thread else texts - 2 + len(prompts))
         for prompt, result in zip(prompts, results, strict=True):
             assert result.token_ids == (await cold_engine.generate(prompt, GREEDY)).token_ids
     finally:
