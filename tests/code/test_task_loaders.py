@@ -148,3 +148,18 @@ def test_gzipped_files_and_limit(tmp_path: Path) -> None:
     packed.write_bytes(gzip.compress((DATA / "livecodebench_sample.jsonl").read_bytes()))
     assert [t.task_id for t in load_code_jsonl(packed)] == ["abc000_a", "1"]
     assert len(load_code_jsonl(packed, limit=1)) == 1
+
+
+def test_a_file_is_parsed_once_until_it_changes(tmp_path: Path) -> None:
+    """Every env instance loads its tasks: an unchanged file gives the same (frozen) task
+    objects in a new list each time; an edited file is read again."""
+    source = tmp_path / "tasks.jsonl"
+    source.write_bytes((DATA / "livecodebench_sample.jsonl").read_bytes())
+    first, second = load_code_jsonl(source), load_code_jsonl(source)
+    assert first == second and first is not second
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    first.clear()  # the caller's list is its own
+    assert len(load_code_jsonl(source)) == 2
+    rows = (DATA / "livecodebench_sample.jsonl").read_text().splitlines(keepends=True)
+    source.write_text(rows[0])  # edited: one task left
+    assert [t.task_id for t in load_code_jsonl(source)] == ["abc000_a"]
