@@ -4,7 +4,7 @@ Both run the same episodes — the tiny model (`agent-rl model init`, or --model
 `code-stdio-v0` with its in-process tool server — with every env step delayed by a
 heavy-tailed "tool latency": log-normal, median 100 ms, σ = 1.0 (mean 165 ms, p90 ≈
 0.36 s, p99 ≈ 1.0 s), drawn independently for every env instance (instance k draws from
-its own stream seeded k, in both loops). Turns are 32 tokens sampled at temperature 1
+its own stream seeded k, in both loops; pair i of a run adds 1000·i). Turns are 32 tokens sampled at temperature 1
 from the engine's shared generator (cut turns go to the env, which answers "Invalid
 action"), 4 turns per episode. Each loop gets a fresh `hf` engine (same model, prefix
 cache on, defaults), so neither inherits the other's cache. torch runs one intra-op
@@ -21,8 +21,9 @@ which on a busy 2-core machine cost up to 10x per decode step.
 Also: the `hf` engine's tokens/s at 32 concurrent requests vs one static batch of 32
 through `model.generate` (the same model, prompts and lengths).
 
-Each loop runs --repeats times (default 3), as back-to-back baseline/manager pairs; the
-ratio is the median of the pairs' ratios.
+Each loop runs --repeats times (default 3), as back-to-back baseline/manager pairs, pair i
+with its own draw of latency streams (seeds 1000·i + k); the ratio is the median of the
+pairs' ratios.
 
     .venv/bin/python bench/rollout.py [--episodes 64] [--concurrency 32] [--repeats 3] [--model DIR]
     .venv/bin/python bench/rollout.py --preset 0.5b --device cuda --dtype bfloat16   # on a GPU
@@ -69,13 +70,20 @@ SHARED_STREAM = False  # --shared-latency-stream: every env instance draws the s
 SAMPLING = SamplingParams(max_new_tokens=TURN_TOKENS, temperature=1.0)
 
 
-def latency_wrapper():  # type: ignore[no-untyped-def]
-    """Wraps each new env instance in a DelayedEnv with its own latency stream (seeds 1, 2, …).
+def latency_wrapper(draw: int = 0):  # type: ignore[no-untyped-def]
+    """Wraps each new env instance in a DelayedEnv with its own latency stream (seeds
+    1, 2, … for draw 0; 1001, 1002, … for draw 1; …).
 
     Independent streams matter: with one seed for every instance, all envs of a batch
     slept exactly as long as each other, so the batch-synchronous loop never waited for
-    a straggler — the heavy tail was hidden from exactly the loop it hurts."""
-    seeds = itertools.repeat(1) if SHARED_STREAM else itertools.count(1)
+    a straggler — the heavy tail was hidden from exactly the loop it hurts.
+
+    Several draws matter too: the baseline waits for the slowest of 32 heavy-tailed
+    latencies at every turn, 8 times in a 64-episode run, and one draw's 8 maxima can sit
+    far from their expectation (draw 0's average 0.66 s against an expected 0.90 s). Each
+    baseline/manager pair of a run uses its own draw, both loops of a pair the same one."""
+    first = 1 + 1000 * draw
+    seeds = itertools.repeat(first) if SHARED_STREAM else itertools.count(first)
 
     def wrap(env):  # type: ignore[no-untyped-def]
         rng = np.random.default_rng(next(seeds))
@@ -90,9 +98,9 @@ def make_loop(engine, renderer: ChatRenderer) -> AgentLoop:  # type: ignore[no-u
     return AgentLoop(engine, renderer, sampling, budget)
 
 
-async def run_manager(engine, renderer, episodes: int, concurrency: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+async def run_manager(engine, renderer, episodes: int, concurrency: int, draw: int = 0) -> dict[str, float]:  # type: ignore[no-untyped-def]
     loop = make_loop(engine, renderer)
-    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=concurrency, wrap=latency_wrapper())
+    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=concurrency, wrap=latency_wrapper(draw))
     config = RolloutConfig(group_size=4, max_concurrency=concurrency, max_staleness=None)
     manager = RolloutManager(loop, pool, config)
     started = time.perf_counter()
@@ -107,8 +115,8 @@ async def run_manager(engine, renderer, episodes: int, concurrency: int) -> dict
     return {"trajectories_s": done / wall, "tokens_s": tokens / wall, "engine_busy": busy / wall, "wall_s": wall}
 
 
-async def run_baseline(engine, renderer, episodes: int, batch: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=batch, wrap=latency_wrapper())
+async def run_baseline(engine, renderer, episodes: int, batch: int, draw: int = 0) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    pool = EnvPool({ENV_ID: ENV_KWARGS}, per_env_concurrency=batch, wrap=latency_wrapper(draw))
     meter = EngineBusyMeter()
     sampling = SAMPLING
     tasks = pool.num_tasks(ENV_ID)
@@ -214,9 +222,11 @@ async def main(args: argparse.Namespace) -> None:
 
         torch.set_num_threads(args.torch_threads)
     pairs = []  # (baseline, manager), run back to back: a slow spell of the machine hits both
-    for _ in range(args.repeats):
-        baseline = await _measured(run_baseline, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
-        manager = await _measured(run_manager, _engine(args, model_dir), renderer, args.episodes, args.concurrency)
+    for draw in range(args.repeats):
+        baseline = await _measured(run_baseline, _engine(args, model_dir), renderer, args.episodes, args.concurrency,
+                                   draw)
+        manager = await _measured(run_manager, _engine(args, model_dir), renderer, args.episodes, args.concurrency,
+                                  draw)
         pairs.append((baseline, manager))
     engine = _engine(args, model_dir)
     try:
@@ -255,9 +265,10 @@ if __name__ == "__main__":
     parser.add_argument("--latency-sigma", type=float, default=SIGMA, help="log-normal sigma of the tool latency")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3,
-                        help="baseline/manager pairs, run back to back; the ratio reported is the median "
-                             "of the pairs' ratios (a shared VM's speed drifts by tens of percent within "
-                             "a minute, and the two loops feel it differently)")
+                        help="baseline/manager pairs, run back to back, pair i with latency draw i (see "
+                             "latency_wrapper); the ratio reported is the median of the pairs' ratios (a "
+                             "shared VM's speed drifts by tens of percent within a minute, and the two "
+                             "loops feel it differently)")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="torch intra-op threads for the whole process; 0: torch's default (one per "
                              "core). 1 by default: on a small CPU the engine thread's OpenMP workers spin "
