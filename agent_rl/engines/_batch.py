@@ -397,14 +397,12 @@ class RunningBatch:
         rows = slice(0, self.size)
         self.mask_RC[rows, self.end] = True
         if self.lean is not None:
-            start, mask_BL = self.start, self.mask_RC[rows, self.start:self.end + 1]
-            if self.shared is not None:  # attend to what follows the shared start, per row
-                own_B = torch.tensor(self.first, device=self.device) + self.shared.length
-                start = min(self.first) + self.shared.length  # (no device sync)
-                columns_L = torch.arange(start, self.end + 1, device=self.device)
-                mask_BL = self.mask_RC[rows, start:self.end + 1] & (columns_L[None, :] >= own_B[:, None])
-            logits = self.lean.step(self.next_tokens_R[rows], self.positions_R[rows], self.keys, self.values, rows,
-                                    self.end, slice(start, self.end + 1), mask_BL, self.shared)
+            first_B = None
+            if self.shared is not None:  # each row attends to what follows the shared start
+                first_B = torch.tensor(self.first, device=self.device)
+            start = self.start if self.shared is None else min(self.first) + self.shared.length
+            logits = self.lean.step(self.next_tokens_R[rows], self.positions_R[rows], self.keys, self.values,
+                                    self.size, self.end, start, self.mask_RC, self.shared, first_B)
             self.end += 1
             self.positions_R[rows] += 1
             return logits

@@ -19,6 +19,12 @@ rows together (read once, instead of once per row), and to each row's own tokens
 it as before; the two score blocks share one softmax, so the result is the same
 attention (up to float rounding).
 
+The arithmetic lives in `_lean_kernels` as TorchScript-compatible functions, scripted
+once per process: a step is then one call that runs with the GIL released, instead of
+≈ 150 calls that each wait for the GIL the asyncio event loop holds while it runs the
+rollout (≈ 2x a step's time inside the rollout benchmark). This module holds the model's
+weights in the layout those functions take.
+
 Supported: `LlamaForCausalLM` and `Qwen2ForCausalLM` (SmolLM2, Qwen2.5, the tiny test
 models) with SiLU MLPs, default RoPE and no sliding window; anything else keeps the
 Hugging Face forward (`LeanDecoder.supports`). The results equal the Hugging Face
@@ -27,26 +33,21 @@ forward up to float rounding (checked in tests/engines/test_lean_decode.py).
 
 from __future__ import annotations
 
+import functools
+import logging
+import warnings
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from agent_rl.engines import _lean_kernels as kernels
+
+log = logging.getLogger(__name__)
+
 _TYPES = ("llama", "qwen2")
-
-
-def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """Hugging Face's RMSNorm (float32 statistics). For float32 tensors torch's fused
-    kernel computes the same (one op instead of eight: a small model's decode step is
-    mostly op dispatch, which also holds the GIL the prefill thread and the event loop
-    need); other dtypes go operation for operation, to round exactly as the model does."""
-    if x.dtype == torch.float32 and weight.dtype == torch.float32:
-        return F.rms_norm(x, weight.shape, weight, eps)
-    dtype = x.dtype
-    x32 = x.to(torch.float32)
-    x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
-    return weight * x32.to(dtype)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ class LeanDecoder:
         self.kv_heads = int(getattr(config, "num_key_value_heads", None) or self.heads)
         self.head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // self.heads)
         self.blocks = [self._block(layer) for layer in self.layers]
+        self._flat()
 
     @staticmethod
     def _block(layer: Any) -> _Block:
@@ -165,73 +167,32 @@ class LeanDecoder:
                 and not getattr(model, "_hf_hook", None)  # accelerate-dispatched models: keep HF
                 and all(_stackable(layer) for layer in getattr(inner, "layers", ())))
 
-    def _rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and signed sin for `positions` (any shape P): `[*P, 1, D]`, broadcasting over
-        heads. The sin's first half is negated, so that rotating is `x * cos + roll(x) * sin`
-        — `rotate_half(x) * sin` in two ops instead of four, with the same products."""
-        # float32 like Hugging Face: a bf16 position rounds 1001 to 1000
-        freqs = positions.float()[..., None] * self.inv_freq.float()  # [*P, D/2]
-        angles = torch.cat((freqs, freqs), dim=-1)
-        cos = (angles.cos() * self.rope_scale).to(dtype).unsqueeze(-2)
-        sin = (angles.sin() * self.rope_scale).to(dtype)
-        sin = torch.cat((-sin[..., : self.head_dim // 2], sin[..., self.head_dim // 2:]), dim=-1).unsqueeze(-2)
-        return cos, sin
-
-    def _qkv(self, block: _Block, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Rotated queries `[*, heads, D]`, keys and values `[*, kv_heads, D]` of `hidden`
-        `[*, hidden]` (views of one projection: queries and keys rotate together)."""
-        x = _rms_norm(hidden, block.input_norm, block.input_eps)
-        lead = hidden.shape[:-1]
-        qkv = F.linear(x, block.qkv_weight, block.qkv_bias)
-        rotated = self.heads + self.kv_heads
-        qk = qkv[..., : rotated * self.head_dim].view(*lead, rotated, self.head_dim)
-        v = qkv[..., rotated * self.head_dim:].view(*lead, self.kv_heads, self.head_dim)
-        qk = qk * cos + qk.roll(self.head_dim // 2, -1) * sin
-        return qk[..., : self.heads, :], qk[..., self.heads:, :], v
-
-    @staticmethod
-    def _mlp(block: _Block, hidden: torch.Tensor) -> torch.Tensor:
-        """The residual stream after the layer's MLP."""
-        x = _rms_norm(hidden, block.post_norm, block.post_eps)
-        gate, up = F.linear(x, block.gate_up_weight).chunk(2, dim=-1)
-        return hidden + F.linear(F.silu(gate) * up, block.down_weight)
-
-    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        normed = _rms_norm(hidden, self.norm.weight, self.norm.variance_epsilon)
-        return F.linear(normed, self.lm_head.weight, self.lm_head.bias).float()
+    def _flat(self) -> None:
+        """The per-layer weights as the scripted step takes them (lists, not records)."""
+        self._weights = [t for b in self.blocks for t in (b.qkv_weight, b.o_weight, b.gate_up_weight,
+                                                             b.down_weight, b.input_norm, b.post_norm)]
+        self._biases = [t for b in self.blocks for t in (b.qkv_bias, b.o_bias)]
+        self._eps = [e for b in self.blocks for e in (b.input_eps, b.post_eps)]
 
     @torch.inference_mode()
     def step(self, tokens_B: torch.Tensor, positions_B: torch.Tensor, keys: list[torch.Tensor],
-             values: list[torch.Tensor], rows: slice, column: int, attended: slice, mask_BL: torch.Tensor,
-             shared: SharedPrefix | None = None) -> torch.Tensor:
-        """Next-token logits [B, V] (float32) for rows `rows`, writing their new key/value at
-        `column` of each layer's buffers and attending to columns `attended` under `mask_BL`
-        (and, first, to `shared` — then `attended`/`mask_BL` cover only what follows it)."""
-        batch = tokens_B.shape[0]
-        hidden = self.embed(tokens_B)  # [B, hidden]
-        cos, sin = self._rope(positions_B, hidden.dtype)  # [B, 1, D]
-        group = self.heads // self.kv_heads
-        # An additive mask, made once per step: adding it costs a tenth of a broadcast masked_fill.
-        bias_B11L = torch.zeros(mask_BL.shape, dtype=hidden.dtype, device=hidden.device).masked_fill_(
-            ~mask_BL, float("-inf"))[:, None, None, :]
-        for index, block in enumerate(self.blocks):
-            q, k, v = self._qkv(block, hidden, cos, sin)
-            keys[index][rows, :, column] = k
-            values[index][rows, :, column] = v
-            keys_BKLD = keys[index][rows, :, attended]
-            values_BKLD = values[index][rows, :, attended]
-            q_BKGD = q.view(batch, self.kv_heads, group, self.head_dim)
-            scores = torch.matmul(q_BKGD, keys_BKLD.transpose(-1, -2)) * block.scaling + bias_B11L  # [B, K, G, L]
-            if shared is None:
-                probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-                out = torch.matmul(probs, values_BKLD)
-            else:
-                out = self._cascade(q_BKGD, scores, values_BKLD, shared.keys[index], shared.values[index],
-                                    block.scaling)
-            hidden = hidden + F.linear(out.reshape(batch, self.heads * self.head_dim), block.o_weight, block.o_bias)
-            hidden = self._mlp(block, hidden)
-        return self._logits(hidden)
+             values: list[torch.Tensor], rows: int, column: int, start: int, mask_RC: torch.Tensor,
+             shared: SharedPrefix | None = None, first_B: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token logits [B, V] (float32) for rows `[0, rows)`, writing their new
+        key/value at `column` of each layer's buffers and attending to columns
+        `[start, column]` where `mask_RC` is set (and, first, to `shared`: then each row
+        attends only to its columns from `first_B` + the shared length on). One call of
+        the scripted `_lean_kernels.decode_step` (see there for why)."""
+        own_B = None if shared is None or first_B is None else first_B + shared.length
+        return _scripted("decode_step")(tokens_B, positions_B, keys, values, rows, column, start, mask_RC, own_B,
+                                        list(shared.keys) if shared is not None else [],
+                                        list(shared.values) if shared is not None else [], *self._model_args())
+
+    def _model_args(self) -> tuple[Any, ...]:
+        """The weights and shapes both kernels take, in their order."""
+        return (self.embed.weight, self.inv_freq, self.rope_scale, self._weights, self._biases, self._eps,
+                self.blocks[0].scaling, self.norm.weight, float(self.norm.variance_epsilon), self.lm_head.weight,
+                self.lm_head.bias, self.heads, self.kv_heads, self.head_dim)
 
     @torch.inference_mode()
     def prefill(self, tokens_NS: torch.Tensor, positions_NS: torch.Tensor, new: list[int],
@@ -248,33 +209,8 @@ class LeanDecoder:
         full head count, and the batch then gathers the result into its buffers — ≈ 2–3 ms
         of a 7 ms prefill of 130 tokens on 1,000 cached ones. Here the cached KV is copied
         once (into the buffers, by the caller) and attention reads it in place."""
-        count, width = tokens_NS.shape
-        length = mask_NL.shape[1]
-        hidden = self.embed(tokens_NS)  # [N, S, hidden]
-        cos, sin = self._rope(positions_NS, hidden.dtype)  # [N, S, 1, D]
-        # Query i (column end - S + i) sees valid columns up to its own; padding queries see
-        # every valid column (their outputs are never used, but must not be NaN).
-        columns_L = torch.arange(length, device=hidden.device)
-        query_S = torch.arange(width, device=hidden.device) + (length - width)
-        new_N = torch.tensor(new, device=hidden.device)
-        pad_NS = torch.arange(width, device=hidden.device)[None, :] < (width - new_N)[:, None]
-        causal_SL = columns_L[None, :] <= query_S[:, None]
-        allowed_NSL = mask_NL[:, None, :] & (causal_SL[None] | pad_NS[:, :, None])
-        attended = slice(end - length, end)
-        for index, block in enumerate(self.blocks):
-            q, k, v = self._qkv(block, hidden, cos, sin)  # [N, S, heads or kv_heads, D]
-            k_NKSD, v_NKSD = k.transpose(1, 2), v.transpose(1, 2)
-            for n, real in enumerate(new):
-                keys[index][rows.start + n, :, end - real:end] = k_NKSD[n, :, width - real:]
-                values[index][rows.start + n, :, end - real:end] = v_NKSD[n, :, width - real:]
-            out = F.scaled_dot_product_attention(
-                q.transpose(1, 2), keys[index][rows, :, attended], values[index][rows, :, attended],
-                attn_mask=allowed_NSL[:, None], scale=block.scaling,
-                enable_gqa=self.heads != self.kv_heads)  # [N, heads, S, D]
-            hidden = hidden + F.linear(out.transpose(1, 2).reshape(count, width, self.heads * self.head_dim),
-                                       block.o_weight, block.o_bias)
-            hidden = self._mlp(block, hidden)
-        return self._logits(hidden[:, -1])
+        return _scripted("prefill")(
+            tokens_NS, positions_NS, new, keys, values, rows.start, end, mask_NL, *self._model_args())
 
     def kv_like(self) -> tuple[torch.Tensor, ...]:
         """Empty tensors `[0, kv_heads, 0, head_dim]` per layer, in the model's dtype and
@@ -282,17 +218,16 @@ class LeanDecoder:
         weight = self.embed.weight
         return tuple(weight.new_empty(0, self.kv_heads, 0, self.head_dim) for _ in self.layers)
 
-    def _cascade(self, q_BKGD: torch.Tensor, scores_BKGL: torch.Tensor, values_BKLD: torch.Tensor,
-                 shared_keys_KPD: torch.Tensor, shared_values_KPD: torch.Tensor, scaling: float) -> torch.Tensor:
-        """Attention over [shared prefix | own tokens] with one softmax; the prefix part is
-        one matmul per key/value head for all rows (M = rows × group)."""
-        batch, kv_heads, group, dim = q_BKGD.shape
-        prefix = shared_keys_KPD.shape[1]
-        q_KMD = q_BKGD.permute(1, 0, 2, 3).reshape(kv_heads, batch * group, dim)
-        shared_KMP = torch.bmm(q_KMD, shared_keys_KPD.transpose(1, 2)) * scaling
-        shared_BKGP = shared_KMP.view(kv_heads, batch, group, prefix).permute(1, 0, 2, 3)
-        probs = torch.softmax(torch.cat((shared_BKGP, scores_BKGL), dim=-1), dim=-1, dtype=torch.float32)
-        probs = probs.to(q_BKGD.dtype)
-        head_KMP = probs[..., :prefix].permute(1, 0, 2, 3).reshape(kv_heads, batch * group, prefix)
-        from_prefix = torch.bmm(head_KMP, shared_values_KPD).view(kv_heads, batch, group, dim).permute(1, 0, 2, 3)
-        return from_prefix + torch.matmul(probs[..., prefix:], values_BKLD)
+
+@functools.cache
+def _scripted(name: str) -> Callable[..., torch.Tensor]:
+    """`_lean_kernels.<name>`, scripted once per process (as Python if that fails)."""
+    function = getattr(kernels, name)
+    try:
+        with warnings.catch_warnings():  # "deprecated": a deliberate choice, see `_lean_kernels`
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.script(function)  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 — the same arithmetic runs as Python
+        log.warning("TorchScript could not compile the lean %s (%s: %s); it runs as Python, holding the GIL "
+                    "for each of its calls", name, type(exc).__name__, exc)
+        return function  # type: ignore[no-any-return]

@@ -109,7 +109,8 @@ class HFEngine(Engine):
             dropped; None keeps it until evicted (least recently parked first).
         lean_decode: decode steps through `_lean_decode.LeanDecoder` (Llama/Qwen2 models:
             no per-step mask building or KV copies, one shared read of a prompt start all
-            running rows share); False, or an unsupported model, uses the model's forward.
+            running rows share; TorchScript, so that a step does not wait for the GIL
+            between its ≈ 150 calls); False, or an unsupported model, uses the model's forward.
             It stacks each layer's q/k/v (and gate/up) weights into one tensor and points
             the model's parameters at views of it — same values, no second copy, and
             in-place weight updates reach both; a module passed in as `model` is changed
