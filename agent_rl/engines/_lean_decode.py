@@ -33,9 +33,6 @@ forward up to float rounding (checked in tests/engines/test_lean_decode.py).
 
 from __future__ import annotations
 
-import functools
-import logging
-import warnings
 from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
@@ -44,8 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from agent_rl.engines import _lean_kernels as kernels
-
-log = logging.getLogger(__name__)
+from agent_rl.engines._script import scripted
 
 _TYPES = ("llama", "qwen2")
 
@@ -219,15 +215,6 @@ class LeanDecoder:
         return tuple(weight.new_empty(0, self.kv_heads, 0, self.head_dim) for _ in self.layers)
 
 
-@functools.cache
 def _scripted(name: str) -> Callable[..., torch.Tensor]:
-    """`_lean_kernels.<name>`, scripted once per process (as Python if that fails)."""
-    function = getattr(kernels, name)
-    try:
-        with warnings.catch_warnings():  # "deprecated": a deliberate choice, see `_lean_kernels`
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return torch.jit.script(function)  # type: ignore[no-any-return]
-    except Exception as exc:  # noqa: BLE001 — the same arithmetic runs as Python
-        log.warning("TorchScript could not compile the lean %s (%s: %s); it runs as Python, holding the GIL "
-                    "for each of its calls", name, type(exc).__name__, exc)
-        return function  # type: ignore[no-any-return]
+    """`_lean_kernels.<name>`, scripted once per process (see `_script`)."""
+    return scripted(getattr(kernels, name))  # type: ignore[no-any-return]

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Tuple  # noqa: UP035 — TorchScript reads typing generics
 
 import torch
 
+from agent_rl.engines._script import scripted
 from agent_rl.engines.base import SamplingParams
 
 
@@ -60,8 +62,17 @@ def sample_next(logits_BV: torch.Tensor, params_B: Sequence[SamplingParams],
         shared: the generator for unseeded rows.
     """
     device = logits_BV.device
+    first = params_B[0]
+    if (first.temperature > 0 and not first.top_logprobs and first.top_k == 0 and first.top_p >= 1
+            and all(p.temperature == first.temperature and not p.top_logprobs and p.top_k == 0 and p.top_p >= 1
+                    for p in params_B) and all(g is None for g in generators_B)):
+        # The RL rollout case — every row samples the same way from the shared generator —
+        # in one scripted call (see `_script`): the same operations as below.
+        uniform_B = torch.rand(len(params_B), generator=shared, device=device, dtype=logits_BV.dtype)
+        tokens_B, logprobs_B = scripted(_sample_plain)(logits_BV, uniform_B, float(first.temperature))
+        return Sampled(tokens_B, tokens_B.tolist(), logprobs_B.tolist(), [None] * len(params_B))
     sampled_rows = [i for i, p in enumerate(params_B) if p.temperature > 0]
-    if len(sampled_rows) == len(params_B):  # the common RL case: no greedy row, no gather/scatter
+    if len(sampled_rows) == len(params_B):  # no greedy row, no gather/scatter
         logprobs_BV, tokens_B = _sample_rows(logits_BV, params_B, generators_B, shared)
         logprobs_B = logprobs_BV.gather(1, tokens_B[:, None]).squeeze(1)
         return Sampled(tokens_B, tokens_B.tolist(), logprobs_B.tolist(), _alternatives(logprobs_BV, params_B))
@@ -77,6 +88,18 @@ def sample_next(logits_BV: torch.Tensor, params_B: Sequence[SamplingParams],
         if any(params_B[i].top_logprobs for i in sampled_rows):
             dist_logprobs_BV = dist_logprobs_BV.index_copy(0, index, logprobs_RV)
     return Sampled(tokens_B, tokens_B.tolist(), logprobs_B.tolist(), _alternatives(dist_logprobs_BV, params_B))
+
+
+def _sample_plain(logits_BV: torch.Tensor, uniform_B: torch.Tensor, temperature: float
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Tokens and their logprobs for rows that all sample at `temperature` without top-k,
+    top-p or alternatives, each at its uniform number (`_sample_rows` + `_draw`, fused)."""
+    scores_BV = logits_BV if temperature == 1.0 else logits_BV / temperature
+    logprobs_BV = scores_BV.log_softmax(dim=-1)
+    cdf_BV = logprobs_BV.exp().cumsum(dim=-1)
+    drawn_B1 = torch.searchsorted(cdf_BV, (uniform_B * cdf_BV[:, -1]).unsqueeze(1), right=True)
+    tokens_B = drawn_B1.squeeze(1).clamp(max=logits_BV.shape[1] - 1)
+    return tokens_B, logprobs_BV.gather(1, tokens_B.unsqueeze(1)).squeeze(1)
 
 
 def _sample_rows(logits_RV: torch.Tensor, params_R: Sequence[SamplingParams],

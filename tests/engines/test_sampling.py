@@ -89,3 +89,22 @@ def test_stop_checker_rules() -> None:
     strings = StopChecker(SamplingParams(stop=("</a>",)), [], _Chars(), 100)
     text = [ord(c) for c in "x </a"]
     assert strings.check(text) is None and strings.check([*text, ord(">")]) == FinishReason.STOP
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_the_plain_rollout_case_takes_the_scripted_path_with_the_same_draws(temperature: float) -> None:
+    """Every row sampling alike from the shared generator (RL rollouts) goes through one
+    scripted call (`_sampling._sample_plain`); it draws the same tokens, with the same
+    logprobs, as the general path — which a row asking for alternatives takes."""
+    torch.manual_seed(0)
+    logits = torch.randn(6, 50) * 3
+    plain = SamplingParams(temperature=temperature)
+    with_alternatives = SamplingParams(temperature=temperature, top_logprobs=2)
+    fast = sample_next(logits, [plain] * 6, [None] * 6, torch.Generator().manual_seed(5))
+    general = sample_next(logits, [with_alternatives] * 6, [None] * 6, torch.Generator().manual_seed(5))
+    assert fast.tokens == general.tokens
+    assert fast.logprobs == pytest.approx(general.logprobs, abs=1e-6)
+    assert fast.top == [None] * 6 and all(top is not None for top in general.top)
+    expected = torch.log_softmax(logits / temperature, dim=-1)
+    for row, (token, logprob) in enumerate(zip(fast.tokens, fast.logprobs, strict=True)):
+        assert logprob == pytest.approx(float(expected[row, token]), abs=1e-5)
