@@ -21,11 +21,12 @@ which on a busy 2-core machine cost up to 10x per decode step.
 Also: the `hf` engine's tokens/s at 32 concurrent requests vs one static batch of 32
 through `model.generate` (the same model, prompts and lengths).
 
-Each loop runs --repeats times (default 3), as back-to-back baseline/manager pairs, pair i
-with its own draw of latency streams (seeds 1000·i + k); the ratio is the median of the
-pairs' ratios.
+128 episodes per loop by default: 32 groups of 4 samples (the 20 tasks, then 12 of them
+again with other seeds). Each loop runs --repeats times (default 3), as back-to-back
+baseline/manager pairs, pair i with its own draw of latency streams (seeds 1000·i + k);
+the ratio is the median of the pairs' ratios.
 
-    .venv/bin/python bench/rollout.py [--episodes 64] [--concurrency 32] [--repeats 3] [--model DIR]
+    .venv/bin/python bench/rollout.py [--episodes 128] [--concurrency 32] [--repeats 3] [--model DIR]
     .venv/bin/python bench/rollout.py --preset 0.5b --device cuda --dtype bfloat16   # on a GPU
 """
 
@@ -260,7 +261,11 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--episodes", type=int, default=64)
+    parser.add_argument("--episodes", type=int, default=128,
+                        help="episodes per loop (default 128: four times the concurrency, so that the "
+                             "ramp-up and the drain at the end — the first prompts, and the last episodes "
+                             "waiting on tool calls with nothing left to decode, which no scheduler can "
+                             "overlap — weigh a quarter of the run, not half as with 64)")
     parser.add_argument("--latency-median", type=float, default=MEDIAN_S, help="tool latency median, seconds")
     parser.add_argument("--latency-sigma", type=float, default=SIGMA, help="log-normal sigma of the tool latency")
     parser.add_argument("--concurrency", type=int, default=32)
