@@ -16,8 +16,6 @@ arithmetic, the same aten calls either way).
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple  # noqa: UP035 — TorchScript reads typing generics
-
 import torch
 import torch.nn.functional as F
 
@@ -35,7 +33,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def rope(positions: torch.Tensor, inv_freq: torch.Tensor, scale: float, head_dim: int, dtype: torch.dtype
-         ) -> Tuple[torch.Tensor, torch.Tensor]:
+         ) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and signed sin for `positions` (any shape P): `[*P, 1, D]`, broadcasting over
     heads. The sin's first half is negated, so that rotating is `x * cos + roll(x) * sin`
     — `rotate_half(x) * sin` in two ops instead of four, with the same products."""
@@ -49,9 +47,9 @@ def rope(positions: torch.Tensor, inv_freq: torch.Tensor, scale: float, head_dim
     return cos, sin
 
 
-def qkv(hidden: torch.Tensor, norm: torch.Tensor, eps: float, weight: torch.Tensor, bias: Optional[torch.Tensor],
+def qkv(hidden: torch.Tensor, norm: torch.Tensor, eps: float, weight: torch.Tensor, bias: torch.Tensor | None,
         cos: torch.Tensor, sin: torch.Tensor, heads: int, kv_heads: int, head_dim: int
-        ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rotated queries `[*, heads, D]`, keys and values `[*, kv_heads, D]` of `hidden`
     `[*, hidden]`: views of one stacked projection (queries and keys rotate together)."""
     x = rms_norm(hidden, norm, eps)
@@ -88,12 +86,12 @@ def cascade(q_BKGD: torch.Tensor, scores_BKGL: torch.Tensor, values_BKLD: torch.
     return from_prefix + torch.matmul(probs[..., prefix:], values_BKLD)
 
 
-def decode_step(tokens_B: torch.Tensor, positions_B: torch.Tensor, keys: List[torch.Tensor],
-                values: List[torch.Tensor], rows: int, column: int, start: int, mask_RC: torch.Tensor,
-                own_B: Optional[torch.Tensor], shared_keys: List[torch.Tensor], shared_values: List[torch.Tensor],
-                embed: torch.Tensor, inv_freq: torch.Tensor, rope_scale: float, weights: List[torch.Tensor],
-                biases: List[Optional[torch.Tensor]], eps: List[float], scaling: float, final_norm: torch.Tensor,
-                final_eps: float, lm_head: torch.Tensor, lm_bias: Optional[torch.Tensor], heads: int,
+def decode_step(tokens_B: torch.Tensor, positions_B: torch.Tensor, keys: list[torch.Tensor],
+                values: list[torch.Tensor], rows: int, column: int, start: int, mask_RC: torch.Tensor,
+                own_B: torch.Tensor | None, shared_keys: list[torch.Tensor], shared_values: list[torch.Tensor],
+                embed: torch.Tensor, inv_freq: torch.Tensor, rope_scale: float, weights: list[torch.Tensor],
+                biases: list[torch.Tensor | None], eps: list[float], scaling: float, final_norm: torch.Tensor,
+                final_eps: float, lm_head: torch.Tensor, lm_bias: torch.Tensor | None, heads: int,
                 kv_heads: int, head_dim: int) -> torch.Tensor:
     """Next-token logits [B, V] (float32) of rows `[0, rows)`, writing their new key/value
     at `column` of each layer's buffers and attending to columns `[start, column]` where
@@ -132,11 +130,11 @@ def decode_step(tokens_B: torch.Tensor, positions_B: torch.Tensor, keys: List[to
     return F.linear(rms_norm(hidden, final_norm, final_eps), lm_head, lm_bias).float()
 
 
-def prefill(tokens_NS: torch.Tensor, positions_NS: torch.Tensor, new: List[int], keys: List[torch.Tensor],
-            values: List[torch.Tensor], first_row: int, end: int, mask_NL: torch.Tensor, embed: torch.Tensor,
-            inv_freq: torch.Tensor, rope_scale: float, weights: List[torch.Tensor],
-            biases: List[Optional[torch.Tensor]], eps: List[float], scaling: float, final_norm: torch.Tensor,
-            final_eps: float, lm_head: torch.Tensor, lm_bias: Optional[torch.Tensor], heads: int, kv_heads: int,
+def prefill(tokens_NS: torch.Tensor, positions_NS: torch.Tensor, new: list[int], keys: list[torch.Tensor],
+            values: list[torch.Tensor], first_row: int, end: int, mask_NL: torch.Tensor, embed: torch.Tensor,
+            inv_freq: torch.Tensor, rope_scale: float, weights: list[torch.Tensor],
+            biases: list[torch.Tensor | None], eps: list[float], scaling: float, final_norm: torch.Tensor,
+            final_eps: float, lm_head: torch.Tensor, lm_bias: torch.Tensor | None, heads: int, kv_heads: int,
             head_dim: int) -> torch.Tensor:
     """Last-position logits [N, V] (float32) of new rows whose tokens `tokens_NS` (each
     row's `new[n]` real tokens right-aligned, padding before) follow what is already in

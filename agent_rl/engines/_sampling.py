@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Tuple  # noqa: UP035 — TorchScript reads typing generics
 
 import torch
 
@@ -91,7 +90,7 @@ def sample_next(logits_BV: torch.Tensor, params_B: Sequence[SamplingParams],
 
 
 def _sample_plain(logits_BV: torch.Tensor, uniform_B: torch.Tensor, temperature: float
-                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Tokens and their logprobs for rows that all sample at `temperature` without top-k,
     top-p or alternatives, each at its uniform number (`_sample_rows` + `_draw`, fused)."""
     scores_BV = logits_BV if temperature == 1.0 else logits_BV / temperature

@@ -96,6 +96,10 @@ def test_the_plain_rollout_case_takes_the_scripted_path_with_the_same_draws(temp
     """Every row sampling alike from the shared generator (RL rollouts) goes through one
     scripted call (`_sampling._sample_plain`); it draws the same tokens, with the same
     logprobs, as the general path — which a row asking for alternatives takes."""
+    from agent_rl.engines import _sampling
+    from agent_rl.engines._script import scripted
+
+    assert isinstance(scripted(_sampling._sample_plain), torch.jit.ScriptFunction)
     torch.manual_seed(0)
     logits = torch.randn(6, 50) * 3
     plain = SamplingParams(temperature=temperature)
