@@ -33,12 +33,11 @@ forward up to float rounding (checked in tests/engines/test_lean_decode.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from agent_rl.engines import _lean_kernels as kernels
 from agent_rl.engines._script import scripted
