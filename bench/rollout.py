@@ -288,6 +288,8 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", help="float32, bfloat16 (GPU)")
     arguments = parser.parse_args()
+    if arguments.repeats < 1:
+        parser.error("--repeats must be at least 1")
     MEDIAN_S, SIGMA = arguments.latency_median, arguments.latency_sigma
     SHARED_STREAM = arguments.shared_latency_stream
     asyncio.run(main(arguments))

@@ -85,6 +85,21 @@ def _stackable(layer: Any) -> bool:
             and len({p.bias is None for p in projections}) == 1)
 
 
+def _stacked_already(first: Any, name: str, parts: list[torch.Tensor]) -> torch.Tensor | None:
+    """The stacked tensor an earlier `_fuse` made `parts` consecutive row views of (kept on
+    the first module), if they still are: stacking again would leave the earlier
+    decoder's copy behind, no longer updated by weight loads."""
+    whole = getattr(first, "_lean_stacked", {}).get(name)
+    if whole is None:
+        return None
+    offset = 0
+    for part in parts:
+        if part.data_ptr() != whole[offset:offset + part.shape[0]].data_ptr() or part.shape[1:] != whole.shape[1:]:
+            return None
+        offset += part.shape[0]
+    return whole if offset == whole.shape[0] else None
+
+
 def _fuse(*linears: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One weight (and bias) for `linears`, stacked by output rows — and each module's
     own parameters re-pointed to views of it, so that an in-place weight update
@@ -99,12 +114,16 @@ def _fuse(*linears: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         if parts[0] is None:
             stacked.append(None)
             continue
+        if (whole := _stacked_already(linears[0], name, parts)) is not None:  # a second decoder, same model
+            stacked.append(whole)
+            continue
         with torch.no_grad():
             whole = torch.cat([part.detach() for part in parts])
         offset = 0
         for part in parts:
             part.data = whole[offset:offset + part.shape[0]]
             offset += part.shape[0]
+        linears[0].__dict__.setdefault("_lean_stacked", {})[name] = whole
         stacked.append(whole)
     weight, bias = stacked
     assert weight is not None

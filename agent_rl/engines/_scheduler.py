@@ -131,7 +131,8 @@ class PrefillWorker(threading.Thread):
                 outcome: Any = (logits_UV, [self.scratch.row_kv(row, copy=False) for row in range(len(suffixes))])
             except Exception as exc:  # noqa: BLE001 — reported to the requests by the scheduler
                 outcome = exc
-            self.deliver(("prefilled", requests, rows, outcome, time.perf_counter() - started))
+            self.deliver(("prefilled", requests, rows, outcome, time.perf_counter() - started,
+                          sum(len(suffix) for suffix in suffixes)))
             if self.scratch.nbytes > self.KEEP_BYTES:  # a big job: do not hold a second KV cache's worth
                 self.scratch.release()
 
@@ -381,10 +382,11 @@ class Scheduler(threading.Thread):
             longest = longest_if_taken
         return taken
 
-    def _join_prefilled(self, requests: list[Request], rows: list[int], outcome: Any, elapsed_s: float) -> None:
-        """The prefill thread's result (request n's prompt is the job's row `rows[n]`): its
-        rows join the batch (or go back to waiting, when new weights wait to be loaded:
-        they were prefilled under the old ones)."""
+    def _join_prefilled(self, requests: list[Request], rows: list[int], outcome: Any, elapsed_s: float,
+                        tokens: int) -> None:
+        """The prefill thread's result (request n's prompt is the job's row `rows[n]`, the
+        job prefilled `tokens` tokens): its rows join the batch (or go back to waiting,
+        when new weights wait to be loaded: they were prefilled under the old ones)."""
         self.prefilling = None
         self.stats["prefill_s"] += elapsed_s
         live = [n for n, r in enumerate(requests) if not r.aborted]
@@ -416,6 +418,7 @@ class Scheduler(threading.Thread):
             self._fail(joining, EngineUnavailableError(f"hf engine prefill failed: {type(exc).__name__}: {exc}"))
             return
         self.stats["prefills"] += 1
+        self.stats["prefill_tokens"] += tokens
         self.rows.extend(joining)
         self._park_prompts(joining, first_row=running)
         self._share_running_start(joined=joining)
@@ -495,7 +498,6 @@ class Scheduler(threading.Thread):
             for request in new:
                 request.prefix = None  # the job holds it now
             self.prefilling = new
-            self.stats["prefill_tokens"] += sum(len(suffixes[n]) for n in unique)
             self.worker.jobs.put((new, rows, [suffixes[n] for n in unique], [prefixes[n] for n in unique]))
             return True
         try:
@@ -593,9 +595,13 @@ class Scheduler(threading.Thread):
         task's whole text (the n samples of a group rarely arrive in one admission)."""
         if self.prefix_cache is None:
             return
+        parked: set[tuple[int, ...]] = set()  # the samples of a task in one job: one entry
         for offset, request in enumerate(new):
             length = len(request.prompt) - 1
             if request.fresh and length - request.reused >= 2 * self.prefix_cache.block:
+                if (key := tuple(request.prompt)) in parked:
+                    continue
+                parked.add(key)
                 kv = self.batch.row_kv(first_row + offset).head(length)
                 self.prefix_cache.put(request.prompt[:length], kv, request.version, shared=True)
 

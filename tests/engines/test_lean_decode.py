@@ -126,8 +126,8 @@ def test_the_kernels_are_scripted_and_equal_to_running_them_as_python(qwen2: tor
     computes the same logits."""
     from agent_rl.engines import _lean_decode, _lean_kernels
 
-    assert isinstance(_lean_decode._scripted("decode_step"), torch.jit.ScriptFunction)
-    assert isinstance(_lean_decode._scripted("prefill"), torch.jit.ScriptFunction)
+    assert isinstance(_lean_decode._scripted("decode_step").script, torch.jit.ScriptFunction)
+    assert isinstance(_lean_decode._scripted("prefill").script, torch.jit.ScriptFunction)
     scripted = _run(qwen2, lean=True, shared=200, lean_prefill=True)
     monkeypatch.setattr(_lean_decode, "_scripted", lambda name: getattr(_lean_kernels, name))
     python = _run(qwen2, lean=True, shared=200, lean_prefill=True)
@@ -145,6 +145,10 @@ def test_stacked_projections_follow_in_place_weight_updates(tiny_model_dir: Path
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, before[name]), name
     torch.manual_seed(0)
+    again = LeanDecoder(model)  # a second decoder on the same model: the first must keep following updates
+    for index, block in enumerate(decoder.blocks):
+        assert again.blocks[index].qkv_weight is block.qkv_weight
+        assert again.blocks[index].gate_up_weight is block.gate_up_weight
     load_into(model, {name: tensor + 0.01 * torch.randn_like(tensor) for name, tensor in before.items()})
     for index, block in enumerate(decoder.blocks):
         prefix = f"model.layers.{index}."

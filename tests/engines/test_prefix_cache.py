@@ -263,6 +263,8 @@ async def test_the_samples_of_one_task_prefill_its_text_once(tiny_model_dir: Pat
         stats = await _stats(engine)
         texts = len(task_a) + len(task_b)
         assert stats["prefill_tokens"] == len(start) + (texts if prefill_thread else texts - 2 + len(prompts))
+        # parked: the start, each task's prompt once (not once per sample), each finished row
+        assert stats["prefix_entries"] == 1 + 2 + len(prompts)
         for prompt, result in zip(prompts, results, strict=True):
             assert result.token_ids == (await cold_engine.generate(prompt, GREEDY)).token_ids
     finally:

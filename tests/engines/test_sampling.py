@@ -99,7 +99,7 @@ def test_the_plain_rollout_case_takes_the_scripted_path_with_the_same_draws(temp
     from agent_rl.engines import _sampling
     from agent_rl.engines._script import scripted
 
-    assert isinstance(scripted(_sampling._sample_plain), torch.jit.ScriptFunction)
+    assert isinstance(scripted(_sampling._sample_plain).script, torch.jit.ScriptFunction)
     torch.manual_seed(0)
     logits = torch.randn(6, 50) * 3
     plain = SamplingParams(temperature=temperature)
