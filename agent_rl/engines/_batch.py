@@ -224,8 +224,9 @@ class RunningBatch:
             chunks = [(c, min(c + step, self.end)) for c in range(self.start, self.end, step)]
             if shift > 0:
                 chunks.reverse()
+            through_a_copy = len(chunks) > self.COMPACT_CHUNKS
             for tensor in (*self.keys, *self.values, self.mask_RC):
-                if len(chunks) > self.COMPACT_CHUNKS:
+                if through_a_copy:
                     moved = self._columns(tensor, size, self.start, self.end).clone()
                     self._columns(tensor, size, new_start, new_end).copy_(moved)
                     continue

@@ -104,10 +104,7 @@ def _fuse(*linears: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One weight (and bias) for `linears`, stacked by output rows — and each module's
     own parameters re-pointed to views of it, so that an in-place weight update
     (`load_state_dict` copies into the parameters) updates the stacked one too, and the
-    model holds no second copy."""
-    biases = [linear.bias for linear in linears]
-    if any(b is not None for b in biases) and any(b is None for b in biases):
-        raise ValueError("cannot stack projections of which only some have a bias")
+    model holds no second copy. (All of them have a bias or none: `_stackable`.)"""
     stacked: list[torch.Tensor | None] = []
     for name in ("weight", "bias"):
         parts = [getattr(linear, name) for linear in linears]
@@ -153,7 +150,9 @@ class LeanDecoder:
         self.kv_heads = int(getattr(config, "num_key_value_heads", None) or self.heads)
         self.head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // self.heads)
         self.blocks = [self._block(layer) for layer in self.layers]
-        self._flat()
+        # What every call of the kernels passes, resolved once (the step is the hot loop).
+        self._args = self._model_args()
+        self._step, self._prefill = _scripted("decode_step"), _scripted("prefill")
 
     @staticmethod
     def _block(layer: Any) -> _Block:
@@ -181,13 +180,6 @@ class LeanDecoder:
                 and not getattr(model, "_hf_hook", None)  # accelerate-dispatched models: keep HF
                 and all(_stackable(layer) for layer in getattr(inner, "layers", ())))
 
-    def _flat(self) -> None:
-        """The per-layer weights as the scripted step takes them (lists, not records)."""
-        self._weights = [t for b in self.blocks for t in (b.qkv_weight, b.o_weight, b.gate_up_weight,
-                                                             b.down_weight, b.input_norm, b.post_norm)]
-        self._biases = [t for b in self.blocks for t in (b.qkv_bias, b.o_bias)]
-        self._eps = [e for b in self.blocks for e in (b.input_eps, b.post_eps)]
-
     @torch.inference_mode()
     def step(self, tokens_B: torch.Tensor, positions_B: torch.Tensor, keys: list[torch.Tensor],
              values: list[torch.Tensor], rows: int, column: int, start: int, mask_RC: torch.Tensor,
@@ -198,15 +190,21 @@ class LeanDecoder:
         attends only to its columns from `first_B` + the shared length on). One call of
         the scripted `_lean_kernels.decode_step` (see there for why)."""
         own_B = None if shared is None or first_B is None else first_B + shared.length
-        return _scripted("decode_step")(tokens_B, positions_B, keys, values, rows, column, start, mask_RC, own_B,
-                                        list(shared.keys) if shared is not None else [],
-                                        list(shared.values) if shared is not None else [], *self._model_args())
+        return self._step(tokens_B, positions_B, keys, values, rows, column, start, mask_RC, own_B,
+                          list(shared.keys) if shared is not None else [],
+                          list(shared.values) if shared is not None else [], *self._args)
 
     def _model_args(self) -> tuple[Any, ...]:
-        """The weights and shapes both kernels take, in their order."""
-        return (self.embed.weight, self.inv_freq, self.rope_scale, self._weights, self._biases, self._eps,
-                self.blocks[0].scaling, self.norm.weight, float(self.norm.variance_epsilon), self.lm_head.weight,
-                self.lm_head.bias, self.heads, self.kv_heads, self.head_dim)
+        """The weights and shapes both kernels take, in their order: per layer the stacked
+        q/k/v, o, stacked gate/up, down and the two norms; the q/k/v and o biases; the
+        two norms' epsilons (lists, as TorchScript takes them)."""
+        weights = [t for b in self.blocks for t in (b.qkv_weight, b.o_weight, b.gate_up_weight, b.down_weight,
+                                                     b.input_norm, b.post_norm)]
+        biases = [t for b in self.blocks for t in (b.qkv_bias, b.o_bias)]
+        eps = [e for b in self.blocks for e in (b.input_eps, b.post_eps)]
+        return (self.embed.weight, self.inv_freq, self.rope_scale, weights, biases, eps, self.blocks[0].scaling,
+                self.norm.weight, float(self.norm.variance_epsilon), self.lm_head.weight, self.lm_head.bias,
+                self.heads, self.kv_heads, self.head_dim)
 
     @torch.inference_mode()
     def prefill(self, tokens_NS: torch.Tensor, positions_NS: torch.Tensor, new: list[int],
@@ -223,8 +221,7 @@ class LeanDecoder:
         full head count, and the batch then gathers the result into its buffers — ≈ 2–3 ms
         of a 7 ms prefill of 130 tokens on 1,000 cached ones. Here the cached KV is copied
         once (into the buffers, by the caller) and attention reads it in place."""
-        return _scripted("prefill")(
-            tokens_NS, positions_NS, new, keys, values, rows.start, end, mask_NL, *self._model_args())
+        return self._prefill(tokens_NS, positions_NS, new, keys, values, rows.start, end, mask_NL, *self._args)
 
     def kv_like(self) -> tuple[torch.Tensor, ...]:
         """Empty tensors `[0, kv_heads, 0, head_dim]` per layer, in the model's dtype and

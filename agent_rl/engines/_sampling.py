@@ -61,14 +61,13 @@ def sample_next(logits_BV: torch.Tensor, params_B: Sequence[SamplingParams],
         shared: the generator for unseeded rows.
     """
     device = logits_BV.device
-    first = params_B[0]
-    if (first.temperature > 0 and not first.top_logprobs and first.top_k == 0 and first.top_p >= 1
-            and all(p.temperature == first.temperature and not p.top_logprobs and p.top_k == 0 and p.top_p >= 1
-                    for p in params_B) and all(g is None for g in generators_B)):
+    temperature = params_B[0].temperature
+    if temperature > 0 and all(p.temperature == temperature and not p.top_logprobs and p.top_k == 0
+                               and p.top_p >= 1 for p in params_B) and all(g is None for g in generators_B):
         # The RL rollout case — every row samples the same way from the shared generator —
         # in one scripted call (see `_script`): the same operations as below.
         uniform_B = torch.rand(len(params_B), generator=shared, device=device, dtype=logits_BV.dtype)
-        tokens_B, logprobs_B = scripted(_sample_plain)(logits_BV, uniform_B, float(first.temperature))
+        tokens_B, logprobs_B = scripted(_sample_plain)(logits_BV, uniform_B, float(temperature))
         return Sampled(tokens_B, tokens_B.tolist(), logprobs_B.tolist(), [None] * len(params_B))
     sampled_rows = [i for i, p in enumerate(params_B) if p.temperature > 0]
     if len(sampled_rows) == len(params_B):  # no greedy row, no gather/scatter
@@ -95,10 +94,16 @@ def _sample_plain(logits_BV: torch.Tensor, uniform_B: torch.Tensor, temperature:
     top-p or alternatives, each at its uniform number (`_sample_rows` + `_draw`, fused)."""
     scores_BV = logits_BV if temperature == 1.0 else logits_BV / temperature
     logprobs_BV = scores_BV.log_softmax(dim=-1)
-    cdf_BV = logprobs_BV.exp().cumsum(dim=-1)
-    drawn_B1 = torch.searchsorted(cdf_BV, (uniform_B * cdf_BV[:, -1]).unsqueeze(1), right=True)
-    tokens_B = drawn_B1.squeeze(1).clamp(max=logits_BV.shape[1] - 1)
+    tokens_B = _invert_cdf(logprobs_BV.exp(), uniform_B)
     return tokens_B, logprobs_BV.gather(1, tokens_B.unsqueeze(1)).squeeze(1)
+
+
+def _invert_cdf(probs_RV: torch.Tensor, uniform_R: torch.Tensor) -> torch.Tensor:
+    """Row r's token at its uniform number u_r: the first index whose CDF exceeds u_r
+    (`right=True`, so a token of probability 0 — cut by top-k/top-p — is never drawn)."""
+    cdf_RV = probs_RV.cumsum(dim=-1)
+    drawn_R1 = torch.searchsorted(cdf_RV, (uniform_R * cdf_RV[:, -1]).unsqueeze(1), right=True)
+    return drawn_R1.squeeze(1).clamp(max=probs_RV.shape[1] - 1)
 
 
 def _sample_rows(logits_RV: torch.Tensor, params_R: Sequence[SamplingParams],
@@ -153,6 +158,4 @@ def _draw(probs_RV: torch.Tensor, generators_R: Sequence[torch.Generator | None]
     if rest:
         uniform_R[torch.tensor(rest, device=device)] = torch.rand(len(rest), generator=shared, device=device,
                                                                   dtype=probs_RV.dtype)
-    cdf_RV = probs_RV.cumsum(dim=-1)
-    drawn_R1 = torch.searchsorted(cdf_RV, (uniform_R * cdf_RV[:, -1])[:, None], right=True)
-    return drawn_R1.squeeze(1).clamp(max=probs_RV.shape[1] - 1)
+    return _invert_cdf(probs_RV, uniform_R)
